@@ -1,0 +1,113 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#include <errno.h>
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+#include <rte_version.h>
+#include <sodium.h>
+
+#include "config/addr.h"
+#include "control/eal.h"
+#include "control/lifecycle.h"
+#include "control/log.h"
+#include "control/signals.h"
+#include "dataplane/dataplane.h"
+#include "tls/tls.h"
+
+void
+ctl_print_version(FILE *out)
+{
+	fprintf(out, "derper-dpdk %s (%s, %s, libsodium %s)\n", DERPER_VERSION,
+		rte_version(), OpenSSL_version(OPENSSL_VERSION),
+		sodium_version_string());
+}
+
+/* The CPUs left to the TLS threads: usable ones minus dataplane lcores. */
+static void
+tls_cpus(const struct derper_config *cfg, cpu_set_t *out)
+{
+	cpu_set_t dp;
+	char err[128];
+
+	CPU_ZERO(out);
+	if (sched_getaffinity(0, sizeof(*out), out))
+		return;
+	if (cfg_cpulist_parse(cfg->dataplane.lcores, &dp, err, sizeof(err)))
+		return;
+	for (int c = 0; c < CPU_SETSIZE; c++)
+		if (CPU_ISSET(c, &dp))
+			CPU_CLR(c, out);
+}
+
+static void
+serve(void)
+{
+	for (;;) {
+		switch (ctl_signals_wait(1000)) {
+		case CTL_SIG_QUIT:
+			return;
+		case CTL_SIG_RELOAD:
+			LOG_WARN("control: SIGHUP ignored", "reason=\"%s\"",
+				 "configuration reload is not implemented yet");
+			break;
+		case CTL_SIG_NONE:
+			break;
+		}
+	}
+}
+
+int
+ctl_run(const struct derper_config *cfg)
+{
+	cpu_set_t cpus;
+	unsigned long told;
+	int rc;
+
+	/* before any thread exists, so every thread inherits the mask */
+	tls_cpus(cfg, &cpus);
+	rc = ctl_signals_init();
+	if (rc)
+		return rc;
+	rc = ctl_eal_init(cfg);
+	if (rc)
+		return rc;
+	rc = dp_init(cfg, (unsigned int)cfg->dataplane.tls_threads);
+	if (rc)
+		goto err_dp;
+	rc = tls_server_init(cfg);
+	if (rc)
+		goto err_tls;
+	rc = dp_start();
+	if (rc)
+		goto err_tls;
+	rc = tls_server_start(CPU_COUNT(&cpus) ? &cpus : NULL);
+	if (rc)
+		goto err_start;
+	LOG_INFO("derper: running", "version=%s pid=%d", DERPER_VERSION,
+		 (int)getpid());
+
+	serve();
+
+	LOG_INFO("derper: stopping", "%s", "signal=TERM");
+	told = tls_server_drain();
+	LOG_INFO("derper: sessions told to reconnect", "restarting=%lu", told);
+	dp_stop();
+	tls_server_uninit();
+	dp_uninit();
+	ctl_eal_uninit();
+	LOG_INFO("derper: stopped", "%s", "");
+	return 0;
+
+err_start:
+	tls_server_stop();
+	dp_stop();
+err_tls:
+	tls_server_uninit();
+	dp_uninit();
+err_dp:
+	ctl_eal_uninit();
+	return rc;
+}

@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * One line per event, in logfmt, to stderr:
+ *
+ *   ts=2026-11-26T12:00:00.123Z level=info msg="tls listening" addr=[::]:443
+ *
+ * Callable from any thread: each line is formatted into a local buffer and
+ * written with a single write(2). Never call it per packet; the data path
+ * counts instead.
+ */
+#ifndef DERPER_CONTROL_LOG_H
+#define DERPER_CONTROL_LOG_H
+
+#include "config/config.h"
+
+/* Set the threshold (enum cfg_log_level); lines above it are dropped. */
+void ctl_log_set_level(int level);
+
+/*
+ * Log `msg` (a constant: it is also the rate-limit key) followed by
+ * `fmt`, which supplies more key=value pairs ("addr=%s port=%u"). At most
+ * ctl_log's burst of lines per message per second get through; the
+ * number suppressed is reported on the next line that passes.
+ */
+void ctl_log(int level, const char *msg, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+#define LOG_ERR(msg, ...) ctl_log(CFG_LOG_ERROR, msg, __VA_ARGS__)
+#define LOG_WARN(msg, ...) ctl_log(CFG_LOG_WARN, msg, __VA_ARGS__)
+#define LOG_INFO(msg, ...) ctl_log(CFG_LOG_INFO, msg, __VA_ARGS__)
+#define LOG_DEBUG(msg, ...) ctl_log(CFG_LOG_DEBUG, msg, __VA_ARGS__)
+
+#endif /* DERPER_CONTROL_LOG_H */

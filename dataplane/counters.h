@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Per-lcore counters. One writer each (the owning lcore, with relaxed
+ * stores through DP_COUNT); control reads them with relaxed loads and sums.
+ * Every early exit of the data path increments exactly one reason.
+ */
+#ifndef DERPER_DATAPLANE_COUNTERS_H
+#define DERPER_DATAPLANE_COUNTERS_H
+
+#include <stdint.h>
+
+enum dp_drop_reason {
+	DP_DROP_RING_FULL,	/* dp->tls ring full: frame dropped */
+	DP_DROP_UNKNOWN_DEST,	/* no session for the destination key */
+	DP_DROP_STALE_SESSION,	/* message for a session that has closed */
+	DP_DROP_DUP_CLIENT,	/* several connections, none active */
+	DP_DROP_TABLE_FULL,	/* session table or bookkeeping full */
+	DP_DROP_BAD_MSG,	/* malformed ring message (a bug) */
+	DP_DROP_NO_MBUF,	/* pool empty: a notice could not be built */
+	DP_DROP_NB
+};
+
+struct dp_counters {
+	uint64_t loops;
+	uint64_t busy_loops;
+	uint64_t sleeps;	/* adaptive idle: times the lcore slept */
+	uint64_t ring_msgs;	/* messages dequeued from TLS threads */
+	uint64_t forwarded;	/* DERP frames routed to their destination */
+	uint64_t not_here;	/* PeerGone(NotHere) notices sent back */
+	uint64_t sessions_up;
+	uint64_t sessions_down;
+	uint64_t drops[DP_DROP_NB];
+} __attribute__((aligned(64)));
+
+#define DP_COUNT(c, field, n)                                              \
+	__atomic_store_n(&(c)->field, (c)->field + (n), __ATOMIC_RELAXED)
+
+#define DP_COUNT_DROP(c, reason)                                           \
+	__atomic_store_n(&(c)->drops[reason], (c)->drops[reason] + 1,      \
+			 __ATOMIC_RELAXED)
+
+#define DP_READ(c, field) __atomic_load_n(&(c)->field, __ATOMIC_RELAXED)
+
+#endif /* DERPER_DATAPLANE_COUNTERS_H */

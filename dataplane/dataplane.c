@@ -1,0 +1,275 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Startup and teardown of the dataplane. The first dataplane lcore is the
+ * forwarding lcore: it owns the session table and every TLS ring pair, so
+ * DERP routing has a single writer and needs no locks. Further lcores
+ * serve port queues only (STUN spreads by RSS).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <rte_cycles.h>
+#include <rte_errno.h>
+#include <rte_launch.h>
+#include <rte_lcore.h>
+#include <rte_malloc.h>
+#include <rte_mbuf.h>
+#include <rte_ring.h>
+
+#include "control/log.h"
+#include "dataplane/dataplane.h"
+#include "dataplane/lcore.h"
+#include "dataplane/main_loop.h"
+#include "dataplane/ring_msg.h"
+
+enum {
+	DP_LCORES_MAX = 64,
+	DP_POOL_CACHE = 256,
+};
+
+struct dp_state {
+	struct rte_mempool *pool;
+	struct dp_session_table table;
+	unsigned int nb_lcores;
+	struct dp_lcore *lcores[DP_LCORES_MAX];
+	unsigned int nb_tls;
+	struct dp_tls_link links[DP_TLS_MAX];
+	struct dp_wake tls_wake[DP_TLS_MAX];
+	bool started;
+};
+
+static struct dp_state dp;
+
+static int
+wake_init(struct dp_wake *w)
+{
+	w->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	atomic_store(&w->sleeping, 0);
+	return w->efd < 0 ? -errno : 0;
+}
+
+static void
+wake_uninit(struct dp_wake *w)
+{
+	if (w->efd >= 0)
+		close(w->efd);
+	w->efd = -1;
+}
+
+static struct rte_ring *
+ring(const char *what, unsigned int i, unsigned int size, int socket)
+{
+	char name[RTE_RING_NAMESIZE];
+
+	snprintf(name, sizeof(name), "derper_%s%u", what, i);
+	return rte_ring_create(name, size, socket,
+			       RING_F_SP_ENQ | RING_F_SC_DEQ | RING_F_EXACT_SZ);
+}
+
+static int
+create_links(const struct derper_config *cfg, struct dp_lcore *fwd)
+{
+	unsigned int size = (unsigned int)cfg->dataplane.ring_size;
+	int socket = (int)rte_socket_id();
+
+	for (unsigned int t = 0; t < dp.nb_tls; t++) {
+		struct dp_tls_link *l = &dp.links[t];
+		int rc = wake_init(&dp.tls_wake[t]);
+
+		if (rc)
+			return rc;
+		l->to_dp = ring("to_dp", t, size, socket);
+		l->from_dp = ring("from_dp", t, size, socket);
+		if (!l->to_dp || !l->from_dp) {
+			LOG_ERR("dataplane: cannot create rings", "error=\"%s\"",
+				rte_strerror(rte_errno));
+			return -ENOMEM;
+		}
+		l->dp_wake = &fwd->wake;
+		l->wake = &dp.tls_wake[t];
+		l->pool = dp.pool;
+		fwd->tls[t].rx = l->to_dp;
+		fwd->tls[t].tx = l->from_dp;
+		fwd->tls[t].wake = l->wake;
+	}
+	fwd->nb_tls = dp.nb_tls;
+	return 0;
+}
+
+static int
+create_lcores(const struct derper_config *cfg)
+{
+	unsigned int lcore_id, i = 0;
+
+	RTE_LCORE_FOREACH_WORKER(lcore_id) {
+		struct dp_lcore *lc;
+		int rc;
+
+		if (i >= DP_LCORES_MAX)
+			break;
+		lc = rte_zmalloc_socket("dp_lcore", sizeof(*lc), 64,
+					(int)rte_lcore_to_socket_id(lcore_id));
+		if (!lc)
+			return -ENOMEM;
+		dp.lcores[i] = lc;
+		dp.nb_lcores = i + 1;
+		lc->lcore_id = lcore_id;
+		lc->index = i;
+		lc->forwarder = i == 0;
+		lc->adaptive = cfg->dataplane.idle == CFG_IDLE_ADAPTIVE;
+		lc->spin_tsc = rte_get_tsc_hz() / 20000;	/* 50 us */
+		/* no ports yet: sleep until kicked (or 1 s to re-check) */
+		lc->nap_ns = 1000000000ULL;
+		lc->pool = dp.pool;
+		rc = wake_init(&lc->wake);
+		if (rc)
+			return rc;
+		if (lc->forwarder) {
+			lc->table = &dp.table;
+			rc = create_links(cfg, lc);
+			if (rc)
+				return rc;
+		}
+		i++;
+	}
+	if (dp.nb_lcores == 0) {
+		LOG_ERR("dataplane: no worker lcore", "hint=\"%s\"",
+			"dataplane.lcores must name at least one CPU besides the main lcore");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int
+dp_init(const struct derper_config *cfg, unsigned int nb_tls)
+{
+	int socket = (int)rte_socket_id();
+	int rc;
+
+	memset(&dp, 0, sizeof(dp));
+	for (unsigned int t = 0; t < DP_TLS_MAX; t++)
+		dp.tls_wake[t].efd = -1;
+	if (nb_tls == 0 || nb_tls > DP_TLS_MAX)
+		return -EINVAL;
+	dp.nb_tls = nb_tls;
+	dp.pool = rte_pktmbuf_pool_create("derper_pool",
+					  (unsigned int)cfg->dataplane.mbufs,
+					  DP_POOL_CACHE,
+					  RTE_ALIGN(sizeof(struct dp_msg),
+						    RTE_MBUF_PRIV_ALIGN),
+					  RTE_MBUF_DEFAULT_BUF_SIZE, socket);
+	if (!dp.pool) {
+		LOG_ERR("dataplane: cannot create the mbuf pool",
+			"mbufs=%lld error=\"%s\"",
+			(long long)cfg->dataplane.mbufs, rte_strerror(rte_errno));
+		return -ENOMEM;
+	}
+	rc = dp_session_table_init(&dp.table, "derper_sessions",
+				   (uint32_t)cfg->dataplane.table_size, socket);
+	if (rc) {
+		LOG_ERR("dataplane: cannot create the session table",
+			"keys=%lld error=\"%s\"",
+			(long long)cfg->dataplane.table_size, rte_strerror(-rc));
+		return rc;
+	}
+	rc = create_lcores(cfg);
+	if (rc)
+		return rc;
+	LOG_INFO("dataplane: ready", "lcores=%u tls_threads=%u mbufs=%lld ring_size=%lld",
+		 dp.nb_lcores, dp.nb_tls, (long long)cfg->dataplane.mbufs,
+		 (long long)cfg->dataplane.ring_size);
+	return 0;
+}
+
+struct dp_tls_link *
+dp_tls_link(unsigned int tls)
+{
+	return tls < dp.nb_tls ? &dp.links[tls] : NULL;
+}
+
+int
+dp_start(void)
+{
+	for (unsigned int i = 0; i < dp.nb_lcores; i++) {
+		int rc = rte_eal_remote_launch(dp_main_loop, dp.lcores[i],
+					       dp.lcores[i]->lcore_id);
+
+		if (rc) {
+			LOG_ERR("dataplane: cannot launch lcore", "lcore=%u rc=%d",
+				dp.lcores[i]->lcore_id, rc);
+			dp_stop();
+			return rc;
+		}
+	}
+	dp.started = true;
+	return 0;
+}
+
+void
+dp_stop(void)
+{
+	for (unsigned int i = 0; i < dp.nb_lcores; i++) {
+		atomic_store(&dp.lcores[i]->quit, 1);
+		dp_wake_kick(&dp.lcores[i]->wake);
+	}
+	rte_eal_mp_wait_lcore();
+	dp.started = false;
+}
+
+static void
+drain(struct rte_ring *r)
+{
+	void *m;
+
+	while (r && rte_ring_sc_dequeue(r, &m) == 0)
+		rte_pktmbuf_free(m);
+}
+
+void
+dp_uninit(void)
+{
+	for (unsigned int t = 0; t < dp.nb_tls; t++) {
+		drain(dp.links[t].to_dp);
+		drain(dp.links[t].from_dp);
+		rte_ring_free(dp.links[t].to_dp);
+		rte_ring_free(dp.links[t].from_dp);
+		wake_uninit(&dp.tls_wake[t]);
+	}
+	for (unsigned int i = 0; i < dp.nb_lcores; i++) {
+		wake_uninit(&dp.lcores[i]->wake);
+		rte_free(dp.lcores[i]);
+	}
+	if (dp.table.h)
+		dp_session_table_uninit(&dp.table);
+	rte_mempool_free(dp.pool);
+	memset(&dp, 0, sizeof(dp));
+}
+
+void
+dp_counters_sum(struct dp_counters *out)
+{
+	memset(out, 0, sizeof(*out));
+	for (unsigned int i = 0; i < dp.nb_lcores; i++) {
+		const struct dp_counters *c = &dp.lcores[i]->cnt;
+
+		out->loops += DP_READ(c, loops);
+		out->busy_loops += DP_READ(c, busy_loops);
+		out->sleeps += DP_READ(c, sleeps);
+		out->ring_msgs += DP_READ(c, ring_msgs);
+		out->forwarded += DP_READ(c, forwarded);
+		out->not_here += DP_READ(c, not_here);
+		out->sessions_up += DP_READ(c, sessions_up);
+		out->sessions_down += DP_READ(c, sessions_down);
+		for (int r = 0; r < DP_DROP_NB; r++)
+			out->drops[r] += DP_READ(c, drops[r]);
+	}
+}
+
+unsigned int
+dp_pool_in_use(void)
+{
+	return dp.pool ? rte_mempool_in_use_count(dp.pool) : 0;
+}

@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The dataplane as control sees it: build (mempool, rings, session table,
+ * lcore contexts), launch the lcores, stop them, tear down. Also what a
+ * TLS thread needs to talk to the forwarding lcore (struct dp_tls_link).
+ *
+ * All functions here run on the control (main) thread, except where noted.
+ */
+#ifndef DERPER_DATAPLANE_DATAPLANE_H
+#define DERPER_DATAPLANE_DATAPLANE_H
+
+#include <stdint.h>
+
+#include "config/config.h"
+#include "dataplane/counters.h"
+#include "dataplane/wake.h"
+
+struct rte_ring;
+struct rte_mempool;
+
+/* A TLS thread's end of its ring pair with the forwarding lcore. */
+struct dp_tls_link {
+	struct rte_ring *to_dp;		/* we produce */
+	struct rte_ring *from_dp;	/* we consume */
+	struct dp_wake *dp_wake;	/* kick the forwarding lcore */
+	struct dp_wake *wake;		/* our own: the forwarder kicks it */
+	struct rte_mempool *pool;
+};
+
+/* After EAL init. Returns 0 or -errno (cause logged). */
+int dp_init(const struct derper_config *cfg, unsigned int nb_tls);
+
+/* Link of TLS thread `tls` (0 .. nb_tls - 1); valid until dp_uninit(). */
+struct dp_tls_link *dp_tls_link(unsigned int tls);
+
+/* Launch every dataplane lcore. Returns 0 or -errno. */
+int dp_start(void);
+
+/* Ask every lcore to quit, wake it, and wait for it. */
+void dp_stop(void);
+
+/* Free rings, pool and table; drains anything left in the rings. */
+void dp_uninit(void);
+
+/* Sum of every lcore's counters (relaxed reads). Any thread. */
+void dp_counters_sum(struct dp_counters *out);
+
+/* Mbufs of the pool currently allocated (leak checks, metrics). */
+unsigned int dp_pool_in_use(void);
+
+#endif /* DERPER_DATAPLANE_DATAPLANE_H */

@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * DERP forwarding on the forwarding lcore: drain the tls->dp rings, keep
+ * the session table, route each SendPacket to the ring of the TLS thread
+ * that owns the destination (architecture.md §3).
+ */
+#ifndef DERPER_DATAPLANE_FORWARD_H
+#define DERPER_DATAPLANE_FORWARD_H
+
+#include "dataplane/lcore.h"
+
+/*
+ * One pass over every TLS thread's ring: handle up to DP_BURST messages
+ * from each, then flush the staged replies. Returns the number of messages
+ * handled. Forwarding lcore only.
+ */
+unsigned int dp_forward_poll(struct dp_lcore *lc);
+
+/* Handle a burst of messages from TLS thread `from` (exposed for tests),
+ * staging replies; dp_forward_flush() sends them. */
+void dp_forward_burst(struct dp_lcore *lc, struct rte_mbuf **msgs,
+		      unsigned int n);
+void dp_forward_flush(struct dp_lcore *lc);
+
+/* Are all tls->dp rings empty? (re-check before sleeping) */
+bool dp_forward_idle(const struct dp_lcore *lc);
+
+#endif /* DERPER_DATAPLANE_FORWARD_H */

@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The dataplane poll loop. Each iteration:
+ *   1. polls the port rx queues of this lcore (STUN, exception path);
+ *   2. on the forwarding lcore, drains the tls->dp rings and routes DERP
+ *      frames to the dp->tls rings;
+ *   3. checks `quit`.
+ * No syscalls, locks, malloc or logging per packet. When idle in adaptive
+ * mode it spins for spin_tsc, then naps on its eventfd: until kicked when
+ * it has no ports, for nap_ns when ports must still be polled. The nap is
+ * the only syscall, and it only happens when there was nothing to do.
+ */
+#include <poll.h>
+#include <time.h>
+
+#include <rte_cycles.h>
+#include <rte_pause.h>
+
+#include "dataplane/forward.h"
+#include "dataplane/lcore.h"
+#include "dataplane/main_loop.h"
+
+static bool
+has_work(const struct dp_lcore *lc)
+{
+	return lc->forwarder && !dp_forward_idle(lc);
+}
+
+static void
+nap(struct dp_lcore *lc)
+{
+	struct pollfd pfd = {.fd = lc->wake.efd, .events = POLLIN};
+	struct timespec ts = {.tv_sec = (time_t)(lc->nap_ns / 1000000000ULL),
+			      .tv_nsec = (long)(lc->nap_ns % 1000000000ULL)};
+	int kicked = 0;
+
+	dp_wake_prepare(&lc->wake);
+	/* re-check after publishing the flag: a producer that enqueued
+	 * before seeing it left work we must not sleep on */
+	if (!has_work(lc) && !atomic_load(&lc->quit)) {
+		DP_COUNT(&lc->cnt, sleeps, 1);
+		kicked = ppoll(&pfd, 1, &ts, NULL) > 0;
+	}
+	dp_wake_done(&lc->wake, kicked);
+}
+
+int
+dp_main_loop(void *arg)
+{
+	struct dp_lcore *lc = arg;
+	uint64_t last_work = rte_get_tsc_cycles();
+
+	while (!atomic_load_explicit(&lc->quit, memory_order_relaxed)) {
+		unsigned int n = 0;
+
+		if (lc->forwarder)
+			n += dp_forward_poll(lc);
+		DP_COUNT(&lc->cnt, loops, 1);
+		if (n) {
+			DP_COUNT(&lc->cnt, busy_loops, 1);
+			last_work = rte_get_tsc_cycles();
+			continue;
+		}
+		if (lc->adaptive &&
+		    rte_get_tsc_cycles() - last_work > lc->spin_tsc) {
+			/* still idle after a nap: nap again, no spin */
+			nap(lc);
+		} else {
+			rte_pause();
+		}
+	}
+	return 0;
+}

@@ -1,0 +1,163 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#include <errno.h>
+#include <string.h>
+
+#include <rte_errno.h>
+#include <rte_hash.h>
+#include <rte_jhash.h>
+#include <rte_malloc.h>
+
+#include "dataplane/session_table.h"
+
+int
+dp_session_table_init(struct dp_session_table *t, const char *name,
+		      uint32_t capacity, int socket)
+{
+	struct rte_hash_parameters p = {
+		.name = name,
+		.entries = capacity,
+		.key_len = DP_KEY_LEN,
+		.hash_func = rte_jhash,
+		.socket_id = socket,
+		/* single writer, single reader: the owner lcore */
+		.extra_flag = RTE_HASH_EXTRA_FLAGS_EXT_TABLE,
+	};
+
+	memset(t, 0, sizeof(*t));
+	t->h = rte_hash_create(&p);
+	if (!t->h)
+		return -(rte_errno ? rte_errno : ENOMEM);
+	/* rte_hash positions range over entries plus its internal slack */
+	t->capacity = capacity;
+	t->peers = rte_zmalloc_socket("dp_peers",
+				      sizeof(*t->peers) *
+					      ((size_t)rte_hash_max_key_id(t->h) + 1),
+				      64, socket);
+	if (!t->peers) {
+		rte_hash_free(t->h);
+		t->h = NULL;
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+void
+dp_session_table_uninit(struct dp_session_table *t)
+{
+	rte_free(t->peers);
+	rte_hash_free(t->h);
+	memset(t, 0, sizeof(*t));
+}
+
+struct dp_peer *
+dp_session_lookup(const struct dp_session_table *t,
+		  const uint8_t key[DP_KEY_LEN])
+{
+	int32_t pos = rte_hash_lookup(t->h, key);
+
+	return pos < 0 ? NULL : &t->peers[pos];
+}
+
+static int
+find_conn(const struct dp_peer *p, const struct dp_sess_ref *ref)
+{
+	for (int i = 0; i < p->nb; i++)
+		if (dp_sess_ref_eq(&p->conns[i], ref))
+			return i;
+	return -1;
+}
+
+/* Move conns[i] to the front (most recent). */
+static void
+promote(struct dp_peer *p, int i)
+{
+	struct dp_sess_ref r = p->conns[i];
+	uint8_t f = p->flags[i];
+
+	memmove(&p->conns[1], &p->conns[0], sizeof(p->conns[0]) * (size_t)i);
+	memmove(&p->flags[1], &p->flags[0], (size_t)i);
+	p->conns[0] = r;
+	p->flags[0] = f;
+}
+
+int
+dp_session_add(struct dp_session_table *t, const uint8_t key[DP_KEY_LEN],
+	       const struct dp_sess_ref *ref, uint8_t flags,
+	       struct dp_session_change *chg)
+{
+	struct dp_peer *p;
+	int32_t pos;
+
+	memset(chg, 0, sizeof(*chg));
+	pos = rte_hash_lookup(t->h, key);
+	if (pos < 0) {
+		if (t->nb_keys >= t->capacity)
+			return -ENOSPC;
+		pos = rte_hash_add_key(t->h, key);
+		if (pos < 0)
+			return -ENOSPC;
+		p = &t->peers[pos];
+		memset(p, 0, sizeof(*p));
+		memcpy(p->key, key, DP_KEY_LEN);
+		t->nb_keys++;
+		chg->added_key = true;
+	} else {
+		p = &t->peers[pos];
+		if (find_conn(p, ref) >= 0)
+			return 0;	/* already registered */
+	}
+	if (p->nb == DP_DUP_MAX) {
+		chg->evicted = true;
+		chg->evict = p->conns[DP_DUP_MAX - 1];
+		p->nb--;
+	}
+	p->conns[p->nb] = *ref;
+	p->flags[p->nb] = flags;
+	p->nb++;
+	promote(p, p->nb - 1);
+	return 0;
+}
+
+int
+dp_session_remove(struct dp_session_table *t, const uint8_t key[DP_KEY_LEN],
+		  const struct dp_sess_ref *ref, struct dp_session_change *chg)
+{
+	int32_t pos = rte_hash_lookup(t->h, key);
+	struct dp_peer *p;
+	int i;
+
+	memset(chg, 0, sizeof(*chg));
+	if (pos < 0)
+		return -ENOENT;
+	p = &t->peers[pos];
+	i = find_conn(p, ref);
+	if (i < 0)
+		return -ENOENT;
+	chg->was_active = i == 0;
+	memmove(&p->conns[i], &p->conns[i + 1],
+		sizeof(p->conns[0]) * (size_t)(p->nb - i - 1));
+	memmove(&p->flags[i], &p->flags[i + 1], (size_t)(p->nb - i - 1));
+	p->nb--;
+	if (p->nb == 0) {
+		rte_hash_del_key(t->h, key);
+		t->nb_keys--;
+		chg->removed_key = true;
+	}
+	return 0;
+}
+
+int
+dp_session_activate(struct dp_session_table *t, const uint8_t key[DP_KEY_LEN],
+		    const struct dp_sess_ref *ref)
+{
+	struct dp_peer *p = dp_session_lookup(t, key);
+	int i;
+
+	if (!p)
+		return -ENOENT;
+	i = find_conn(p, ref);
+	if (i < 0)
+		return -ENOENT;
+	promote(p, i);
+	return 0;
+}

@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Per-TLS-thread counters: one writer (the thread), relaxed stores; the
+ * metrics code sums them with relaxed loads. Every session close has
+ * exactly one reason; every packet drop exactly one reason.
+ */
+#ifndef DERPER_TLS_COUNTERS_H
+#define DERPER_TLS_COUNTERS_H
+
+#include <stdint.h>
+
+enum tls_close_reason {
+	TLS_CLOSE_EOF,			/* the client closed */
+	TLS_CLOSE_READ_ERROR,
+	TLS_CLOSE_WRITE_ERROR,
+	TLS_CLOSE_WRITE_TIMEOUT,	/* no progress for tcp_write_timeout_s */
+	TLS_CLOSE_TLS_HANDSHAKE,	/* TLS handshake failed */
+	TLS_CLOSE_HANDSHAKE_TIMEOUT,	/* TLS/HTTP/ClientInfo not in time */
+	TLS_CLOSE_HTTP_BAD_REQUEST,	/* malformed or oversized head */
+	TLS_CLOSE_HTTP_DONE,		/* response written, no keep-alive */
+	TLS_CLOSE_BAD_FRAME,		/* a length or type rule of §3 broken */
+	TLS_CLOSE_BAD_CLIENT_INFO,	/* not ClientInfo, bad box or JSON */
+	TLS_CLOSE_NOT_MESH,		/* mesh frame from a regular client */
+	TLS_CLOSE_WEBSOCKET,		/* WebSocket protocol violation/close */
+	TLS_CLOSE_TABLE_FULL,		/* the forwarding lcore had no room */
+	TLS_CLOSE_DUPLICATE,		/* evicted: too many conns of one key */
+	TLS_CLOSE_NO_MEMORY,
+	TLS_CLOSE_SHUTDOWN,		/* relay stopping */
+	TLS_CLOSE_LIMIT,		/* max_sessions */
+	TLS_CLOSE_NB
+};
+
+enum tls_drop_reason {
+	TLS_DROP_QUEUE_HEAD,		/* send queue full: oldest dropped */
+	TLS_DROP_GONE,			/* destination closed meanwhile */
+	TLS_DROP_WRITE_ERROR,		/* queued when the session failed */
+	TLS_DROP_RING_FULL,		/* tls->dp ring full */
+	TLS_DROP_NO_MBUF,		/* mbuf pool empty */
+	TLS_DROP_NB
+};
+
+struct tls_counters {
+	uint64_t accepts;
+	uint64_t sessions_derp;		/* registered DERP sessions, total */
+	uint64_t sessions_ws;
+	uint64_t http_requests;
+	uint64_t frames_in;
+	uint64_t packets_in;		/* SendPacket */
+	uint64_t bytes_in;		/* SendPacket payload bytes */
+	uint64_t packets_out;		/* RecvPacket */
+	uint64_t bytes_out;
+	uint64_t pings_in;
+	uint64_t pongs_out;
+	uint64_t peer_gone_disconnected;
+	uint64_t peer_gone_not_here;
+	uint64_t keepalives;
+	uint64_t restarting_sent;
+	uint64_t rtt_samples;
+	uint64_t rtt_us_sum;
+	uint64_t writes;		/* write syscalls (SSL_write calls) */
+	uint64_t reads;
+	uint64_t closes[TLS_CLOSE_NB];
+	uint64_t drops[TLS_DROP_NB];
+} __attribute__((aligned(64)));
+
+#define TLS_COUNT(c, field, n)                                             \
+	__atomic_store_n(&(c)->field, (c)->field + (n), __ATOMIC_RELAXED)
+
+#define TLS_READ(c, field) __atomic_load_n(&(c)->field, __ATOMIC_RELAXED)
+
+/* Names for logs and metrics. */
+const char *tls_close_reason_name(int reason);
+const char *tls_drop_reason_name(int reason);
+
+#endif /* DERPER_TLS_COUNTERS_H */

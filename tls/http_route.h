@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * derper's HTTP surface on the main listener (derp-protocol.md §10.1):
+ * /derp (upgrade), /derp/probe, /derp/latency-check, /generate_204,
+ * /robots.txt, /bootstrap-dns, /debug/, and the home page for every other
+ * path. Pure: builds the response into a buffer; the caller writes it.
+ */
+#ifndef DERPER_TLS_HTTP_ROUTE_H
+#define DERPER_TLS_HTTP_ROUTE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "tls/http.h"
+
+enum http_action {
+	HTTP_RESPOND,		/* write the response, keep the connection */
+	HTTP_RESPOND_CLOSE,	/* write the response, then close */
+	HTTP_UPGRADE_DERP,	/* DERP over this stream */
+	HTTP_UPGRADE_WS,	/* WebSocket with subprotocol derp */
+};
+
+struct http_route_cfg {
+	bool derp;		/* derp = true */
+	const char *home;	/* "", "blank" or a URL */
+	bool tls;		/* this listener serves TLS */
+	bool debug_allowed;	/* the client may see /debug/ (loopback, tailnet) */
+};
+
+/*
+ * Route a parsed request. For HTTP_RESPOND(_CLOSE) the full response is in
+ * out[0..*out_len). Returns the action. Responses that do not fit `out`
+ * (8 KiB is plenty) are truncated to a 500.
+ */
+enum http_action http_route(const struct http_req *req,
+			    const struct http_route_cfg *rc, char *out,
+			    size_t outlen, size_t *out_len);
+
+/*
+ * An error response for a request that could not be parsed or took too
+ * long (400, 408, 431, 501, 505): always closes.
+ */
+size_t http_error_response(int status, char *out, size_t outlen);
+
+/* Is the X-Tailscale-Challenge value one derper echoes (<= 64 chars of
+ * [A-Za-z0-9._:-])? */
+bool http_challenge_valid(struct http_str c);
+
+#endif /* DERPER_TLS_HTTP_ROUTE_H */

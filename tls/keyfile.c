@@ -1,0 +1,235 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "tls/handshake.h"
+#include "tls/keyfile.h"
+
+enum { KEYFILE_MAX = 64 << 10 };
+
+static int
+hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+int
+tls_key_from_hex(const char *hex, size_t len, uint8_t key[DERP_KEY_LEN])
+{
+	if (len != 2 * DERP_KEY_LEN)
+		return -EINVAL;
+	for (size_t i = 0; i < DERP_KEY_LEN; i++) {
+		int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
+
+		if (hi < 0 || lo < 0)
+			return -EINVAL;
+		key[i] = (uint8_t)(hi << 4 | lo);
+	}
+	return 0;
+}
+
+void
+tls_key_hex(const uint8_t key[DERP_KEY_LEN], char out[65])
+{
+	static const char digits[] = "0123456789abcdef";
+
+	for (int i = 0; i < DERP_KEY_LEN; i++) {
+		out[2 * i] = digits[key[i] >> 4];
+		out[2 * i + 1] = digits[key[i] & 15];
+	}
+	out[64] = '\0';
+}
+
+void
+tls_key_short(const uint8_t key[DERP_KEY_LEN], char out[8])
+{
+	static const char b64[] =
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	uint32_t v = (uint32_t)key[0] << 16 | (uint32_t)key[1] << 8 | key[2];
+	uint32_t w = (uint32_t)key[3] << 16;
+
+	out[0] = '[';
+	out[1] = b64[(v >> 18) & 63];
+	out[2] = b64[(v >> 12) & 63];
+	out[3] = b64[(v >> 6) & 63];
+	out[4] = b64[v & 63];
+	out[5] = b64[(w >> 18) & 63];
+	out[6] = ']';
+	out[7] = '\0';
+}
+
+int
+tls_keyfile_parse(const char *text, size_t len, uint8_t priv[DERP_KEY_LEN],
+		  char *err, size_t errlen)
+{
+	json_error_t jerr;
+	json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+	json_t *v = NULL;
+	const char *k, *s;
+	int rc = -EINVAL;
+
+	if (!root) {
+		snprintf(err, errlen, "not JSON: %s (line %d)", jerr.text, jerr.line);
+		return -EINVAL;
+	}
+	if (!json_is_object(root)) {
+		snprintf(err, errlen, "not a JSON object");
+		goto out;
+	}
+	json_object_foreach(root, k, v) {
+		if (strcasecmp(k, "PrivateKey") == 0)
+			break;
+	}
+	if (!v) {
+		snprintf(err, errlen, "no \"PrivateKey\" field");
+		goto out;
+	}
+	s = json_string_value(v);
+	if (!s || strncmp(s, "privkey:", 8) != 0 ||
+	    tls_key_from_hex(s + 8, strlen(s + 8), priv)) {
+		snprintf(err, errlen,
+			 "\"PrivateKey\" is not \"privkey:\" and 64 hex digits");
+		goto out;
+	}
+	if (tls_key_is_zero(priv)) {
+		snprintf(err, errlen, "\"PrivateKey\" is all zero");
+		goto out;
+	}
+	rc = 0;
+out:
+	json_decref(root);
+	return rc;
+}
+
+/* mkdir -p with 0700 for the missing parents of `path`. */
+static int
+make_parents(const char *path)
+{
+	char copy[4096], dir[4096];
+	int rc;
+
+	snprintf(copy, sizeof(copy), "%s", path);
+	snprintf(dir, sizeof(dir), "%s", dirname(copy));
+	if (strcmp(dir, ".") == 0 || strcmp(dir, "/") == 0 || access(dir, F_OK) == 0)
+		return 0;
+	rc = make_parents(dir);
+	if (rc)
+		return rc;
+	if (mkdir(dir, 0700) && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+static int
+create(const char *path, uint8_t priv[DERP_KEY_LEN], char *err, size_t errlen)
+{
+	char tmp[4200], hex[65], json[128];
+	int fd, n, rc = 0;
+
+	tls_key_generate(priv);
+	tls_key_hex(priv, hex);
+	/* the layout of Go's json.MarshalIndent(cfg, "", "\t") */
+	n = snprintf(json, sizeof(json), "{\n\t\"PrivateKey\": \"privkey:%s\"\n}", hex);
+	tls_key_wipe(hex, sizeof(hex));
+	rc = make_parents(path);
+	if (rc) {
+		snprintf(err, errlen, "cannot create the directory of %s: %s", path,
+			 strerror(-rc));
+		goto out;
+	}
+	snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid());
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "cannot create %s: %s", tmp, strerror(errno));
+		goto out;
+	}
+	if (write(fd, json, (size_t)n) != n || fsync(fd)) {
+		rc = -errno ? -errno : -EIO;
+		snprintf(err, errlen, "cannot write %s: %s", tmp, strerror(errno));
+		close(fd);
+		unlink(tmp);
+		goto out;
+	}
+	close(fd);
+	if (rename(tmp, path)) {
+		rc = -errno;
+		snprintf(err, errlen, "cannot rename %s: %s", tmp, strerror(errno));
+		unlink(tmp);
+	}
+out:
+	tls_key_wipe(json, sizeof(json));
+	return rc;
+}
+
+int
+tls_keyfile_load(const char *path, uint8_t priv[DERP_KEY_LEN], bool *created,
+		 char *err, size_t errlen)
+{
+	char *buf;
+	struct stat st;
+	ssize_t n;
+	int fd, rc;
+
+	*created = false;
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0 && errno == ENOENT) {
+		rc = create(path, priv, err, errlen);
+		*created = rc == 0;
+		return rc;
+	}
+	if (fd < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return rc;
+	}
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_size > KEYFILE_MAX) {
+		snprintf(err, errlen, "%s: not a small regular file", path);
+		close(fd);
+		return -EINVAL;
+	}
+	if (st.st_mode & S_IROTH) {
+		snprintf(err, errlen,
+			 "%s is readable by every user (mode %03o): run chmod 600 %s",
+			 path, (unsigned int)(st.st_mode & 0777), path);
+		close(fd);
+		return -EPERM;
+	}
+	buf = malloc((size_t)st.st_size + 1);
+	if (!buf) {
+		close(fd);
+		return -ENOMEM;
+	}
+	n = read(fd, buf, (size_t)st.st_size);
+	close(fd);
+	if (n != st.st_size) {
+		snprintf(err, errlen, "%s: short read", path);
+		free(buf);
+		return -EIO;
+	}
+	rc = tls_keyfile_parse(buf, (size_t)n, priv, err, errlen);
+	tls_key_wipe(buf, (size_t)n);
+	free(buf);
+	if (rc) {
+		char why[256];
+
+		snprintf(why, sizeof(why), "%s", err);
+		snprintf(err, errlen, "%s: %s", path, why);
+	}
+	return rc;
+}

@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * derper's server key file: JSON {"PrivateKey": "privkey:<64 hex>"}. An
+ * existing derper key file keeps the same server identity here.
+ */
+#ifndef DERPER_TLS_KEYFILE_H
+#define DERPER_TLS_KEYFILE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tls/derp_wire.h"
+
+/*
+ * Parse key file contents (pure; fuzzed). As Go's encoding/json: the field
+ * name matches case-insensitively, other fields are ignored. The value
+ * must be "privkey:" and 64 hex digits (either case) and not all zero.
+ * Returns 0 or -EINVAL with the reason in err.
+ */
+int tls_keyfile_parse(const char *text, size_t len,
+		      uint8_t priv[DERP_KEY_LEN], char *err, size_t errlen);
+
+/*
+ * Load `path`, or create it with a fresh key when it does not exist
+ * (directories 0700, file 0600, written atomically). A file readable by
+ * others is refused. Returns 0 or -errno with the reason in err.
+ */
+int tls_keyfile_load(const char *path, uint8_t priv[DERP_KEY_LEN],
+		     bool *created, char *err, size_t errlen);
+
+/* "[" + first 5 base64 chars + "]": derper's short form of a key for logs. */
+void tls_key_short(const uint8_t key[DERP_KEY_LEN], char out[8]);
+
+/* 64 lowercase hex digits. */
+void tls_key_hex(const uint8_t key[DERP_KEY_LEN], char out[65]);
+
+/* Parse 64 hex digits (either case); 0 or -EINVAL. */
+int tls_key_from_hex(const char *hex, size_t len, uint8_t key[DERP_KEY_LEN]);
+
+#endif /* DERPER_TLS_KEYFILE_H */

@@ -1,0 +1,202 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Owner of the TLS side's shared, read-only state: the server key pair
+ * (wiped at exit), the TLS context and the per-thread listeners.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "config/addr.h"
+#include "config/validate.h"
+#include "control/log.h"
+#include "dataplane/dataplane.h"
+#include "tls/handshake.h"
+#include "tls/keyfile.h"
+#include "tls/listener.h"
+#include "tls/tls.h"
+#include "tls/tls_conn.h"
+#include "tls/tls_thread.h"
+
+struct tls_server {
+	uint8_t priv[32];
+	uint8_t pub[32];
+	struct tls_ctx *ctx;
+	unsigned int nb_threads;
+	struct tls_thread *threads;
+	bool *running;
+	int port;
+};
+
+static struct tls_server srv;
+
+static int
+load_key(const struct derper_config *cfg)
+{
+	char err[512], hex[65], short_key[8];
+	bool created = false;
+	int rc;
+
+	if (cfg->dev) {
+		tls_key_generate(srv.priv);
+	} else {
+		rc = tls_keyfile_load(cfg->key_file, srv.priv, &created, err,
+				      sizeof(err));
+		if (rc) {
+			LOG_ERR("tls: server key", "error=\"%s\"", err);
+			return rc;
+		}
+	}
+	tls_key_public(srv.priv, srv.pub);
+	tls_key_hex(srv.pub, hex);
+	tls_key_short(srv.pub, short_key);
+	LOG_INFO("tls: server key", "key=%s public=nodekey:%s file=\"%s\" created=%s",
+		 short_key, hex, cfg->dev ? "(dev: ephemeral)" : cfg->key_file,
+		 created ? "yes" : "no");
+	return 0;
+}
+
+/* derper logs the DERP map node to paste for a self-signed IP cert. */
+static void
+log_node(const struct derper_config *cfg)
+{
+	char sha[65];
+
+	if (!srv.ctx || tls_ctx_leaf_sha256(srv.ctx, sha))
+		return;
+	LOG_INFO("tls: certificate", "mode=%s hostname=\"%s\" CertName=\"sha256-raw:%s\"",
+		 cfg->cert.mode == CFG_CERT_MANUAL ? "manual" : "selfsigned",
+		 cfg->hostname, sha);
+}
+
+int
+tls_server_init(const struct derper_config *cfg)
+{
+	char err[512];
+	int rc;
+
+	memset(&srv, 0, sizeof(srv));
+	if (tls_crypto_init()) {
+		LOG_ERR("tls: libsodium init failed", "%s", "");
+		return -EIO;
+	}
+	rc = load_key(cfg);
+	if (rc)
+		return rc;
+	if (cfg_serves_tls(cfg)) {
+		srv.ctx = tls_ctx_create(cfg, srv.pub, err, sizeof(err));
+		if (!srv.ctx) {
+			LOG_ERR("tls: certificate", "error=\"%s\"", err);
+			return -EINVAL;
+		}
+		log_node(cfg);
+	}
+	srv.nb_threads = (unsigned int)cfg->dataplane.tls_threads;
+	srv.threads = calloc(srv.nb_threads, sizeof(*srv.threads));
+	srv.running = calloc(srv.nb_threads, sizeof(*srv.running));
+	if (!srv.threads || !srv.running)
+		return -ENOMEM;
+	for (unsigned int i = 0; i < srv.nb_threads; i++)
+		srv.threads[i].epfd = srv.threads[i].listen_fd = -1;
+	for (unsigned int i = 0; i < srv.nb_threads; i++) {
+		/* the first bind picks an ephemeral port; the others join it */
+		int fd = tls_listener_open(cfg->listen, i ? srv.port : -1, err,
+					   sizeof(err));
+
+		if (fd < 0) {
+			LOG_ERR("tls: cannot listen", "error=\"%s\"", err);
+			return fd;
+		}
+		if (i == 0)
+			srv.port = tls_listener_port(fd);
+		rc = tls_thread_init(&srv.threads[i], i, cfg, srv.ctx, srv.priv,
+				     srv.pub, fd, dp_tls_link(i));
+		if (rc) {
+			LOG_ERR("tls: thread setup failed", "tls=%u error=\"%s\"", i,
+				strerror(-rc));
+			return rc;
+		}
+	}
+	LOG_INFO("tls: serving", "listen=\"%s\" port=%d tls=%s threads=%u derp=%s",
+		 cfg->listen, srv.port, srv.ctx ? "yes" : "no (plain HTTP)",
+		 srv.nb_threads, cfg->derp ? "yes" : "no");
+	return 0;
+}
+
+int
+tls_server_start(const cpu_set_t *cpus)
+{
+	for (unsigned int i = 0; i < srv.nb_threads; i++) {
+		int rc = tls_thread_start(&srv.threads[i], cpus);
+
+		if (rc) {
+			LOG_ERR("tls: cannot start thread", "tls=%u error=\"%s\"", i,
+				strerror(-rc));
+			return rc;
+		}
+		srv.running[i] = true;
+	}
+	return 0;
+}
+
+unsigned long
+tls_server_drain(void)
+{
+	struct tls_counters before = {0}, after = {0};
+	struct timespec deadline;
+	int64_t timeout_s = srv.nb_threads ? srv.threads[0].cfg->shutdown.drain_timeout_s : 0;
+
+	tls_server_counters(&before);
+	for (unsigned int i = 0; i < srv.nb_threads; i++)
+		if (srv.running[i])
+			tls_thread_request_drain(&srv.threads[i]);
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += timeout_s + 1;
+	for (unsigned int i = 0; i < srv.nb_threads; i++) {
+		if (!srv.running[i])
+			continue;
+		if (pthread_timedjoin_np(srv.threads[i].thread, NULL, &deadline) == 0)
+			srv.running[i] = false;
+	}
+	tls_server_stop();
+	tls_server_counters(&after);
+	return (unsigned long)(after.restarting_sent - before.restarting_sent);
+}
+
+void
+tls_server_stop(void)
+{
+	for (unsigned int i = 0; i < srv.nb_threads; i++) {
+		if (srv.running[i])
+			tls_thread_stop(&srv.threads[i]);
+		srv.running[i] = false;
+	}
+}
+
+void
+tls_server_uninit(void)
+{
+	for (unsigned int i = 0; srv.threads && i < srv.nb_threads; i++)
+		tls_thread_uninit(&srv.threads[i]);
+	free(srv.threads);
+	free(srv.running);
+	tls_ctx_put(srv.ctx);
+	tls_key_wipe(srv.priv, sizeof(srv.priv));
+	memset(&srv, 0, sizeof(srv));
+}
+
+int
+tls_server_port(void)
+{
+	return srv.port;
+}
+
+void
+tls_server_counters(struct tls_counters *out)
+{
+	memset(out, 0, sizeof(*out));
+	for (unsigned int i = 0; i < srv.nb_threads; i++)
+		tls_thread_counters(&srv.threads[i], out);
+}

@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The TLS side as control sees it: the server key, the TLS context, the
+ * listeners and the TLS threads. Control thread only, except
+ * tls_server_counters().
+ */
+#ifndef DERPER_TLS_TLS_H
+#define DERPER_TLS_TLS_H
+
+#include <sched.h>
+#include <stdbool.h>
+
+#include "config/config.h"
+#include "tls/counters.h"
+
+/*
+ * Load or create the server key, build the TLS context when TLS is
+ * served, open one SO_REUSEPORT listener per TLS thread. After dp_init().
+ * Returns 0 or -errno with the cause logged.
+ */
+int tls_server_init(const struct derper_config *cfg);
+
+/* Start the threads on `cpus` (the CPUs the dataplane does not use). */
+int tls_server_start(const cpu_set_t *cpus);
+
+/*
+ * Graceful stop (SIGTERM): every session gets a Restarting frame, queues
+ * are flushed, sessions closed; waits up to shutdown.drain_timeout_s (+1 s)
+ * then stops whatever is left. Returns the number of sessions that were
+ * told to restart.
+ */
+unsigned long tls_server_drain(void);
+
+/* Immediate stop of every thread. */
+void tls_server_stop(void);
+
+/* Free everything; wipes the server key. */
+void tls_server_uninit(void);
+
+/* The DERP listener's port (useful when listen asked for port 0). */
+int tls_server_port(void);
+
+/* Sum of every thread's counters. Any thread. */
+void tls_server_counters(struct tls_counters *out);
+
+#endif /* DERPER_TLS_TLS_H */

@@ -1,0 +1,659 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * One TLS thread. Its jobs, each loop iteration:
+ *   1. wait in epoll (or not at all when work is pending);
+ *   2. accept new connections, run TLS handshakes, read every readable
+ *      session (bounded per session; the rest is read next time);
+ *   3. hand the frames read to the forwarding lcore (one burst);
+ *   4. drain the dp->tls ring into the sessions' queues;
+ *   5. write each session that has something to send, once;
+ *   6. every 250 ms, run deadlines, write stalls and keepalives;
+ *   7. free the sessions closed during the iteration.
+ * It sleeps in epoll_wait when idle; the forwarding lcore kicks its
+ * eventfd when it enqueues while the thread sleeps (dataplane/wake.h).
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <rte_lcore.h>
+#include <rte_mbuf.h>
+#include <rte_ring.h>
+
+#include "control/log.h"
+#include "dataplane/ring_msg.h"
+#include "tls/listener.h"
+#include "tls/session.h"
+#include "tls/tls_conn.h"
+#include "tls/tls_thread.h"
+
+enum {
+	EVENTS = 256,
+	RING_BURST = 64,
+	RING_BUDGET = 4096,		/* messages per iteration */
+	SWEEP_MS = 250,
+	RBUF_SIZE = 64 << 10,
+	WBUF_SIZE = (64 << 10) + (64 << 10) + 1024,
+};
+
+#define TAG_LISTEN UINT64_MAX
+#define TAG_WAKE (UINT64_MAX - 1)
+
+static uint64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+struct session *
+tls_thread_lookup(struct tls_thread *t, uint32_t id, uint32_t gen)
+{
+	struct session *s;
+
+	if (id >= t->nb_slots)
+		return NULL;
+	s = t->slots[id];
+	return s && s->gen == gen && s->state != S_DEAD ? s : NULL;
+}
+
+static bool
+is_control(struct rte_mbuf *m)
+{
+	return dp_msg(m)->type != DP_MSG_SEND;
+}
+
+static void
+backlog_push(struct tls_thread *t, struct rte_mbuf *m)
+{
+	if (t->nb_backlog == t->cap_backlog) {
+		unsigned int cap = t->cap_backlog ? t->cap_backlog * 2 : 64;
+		struct rte_mbuf **b = realloc(t->backlog, sizeof(*b) * cap);
+
+		if (!b) {
+			LOG_ERR("tls: control backlog allocation failed", "tls=%u", t->id);
+			rte_pktmbuf_free(m);
+			return;
+		}
+		t->backlog = b;
+		t->cap_backlog = cap;
+	}
+	t->backlog[t->nb_backlog++] = m;
+}
+
+/* Send the staged messages; SENDs that do not fit are dropped and
+ * counted, control messages wait in the backlog. */
+static void
+flush_stage(struct tls_thread *t)
+{
+	struct rte_ring *r = t->link->to_dp;
+	unsigned int sent = 0, n;
+
+	if (t->nb_backlog) {
+		n = rte_ring_sp_enqueue_burst(r, (void **)t->backlog,
+					      t->nb_backlog, NULL);
+		memmove(t->backlog, t->backlog + n,
+			sizeof(*t->backlog) * (t->nb_backlog - n));
+		t->nb_backlog -= n;
+		sent += n;
+	}
+	if (t->nb_stage) {
+		n = t->nb_backlog ? 0
+				  : rte_ring_sp_enqueue_burst(r, (void **)t->stage,
+							      t->nb_stage, NULL);
+		sent += n;
+		for (unsigned int i = n; i < t->nb_stage; i++) {
+			if (is_control(t->stage[i])) {
+				backlog_push(t, t->stage[i]);
+			} else {
+				TLS_COUNT(&t->cnt, drops[TLS_DROP_RING_FULL], 1);
+				rte_pktmbuf_free(t->stage[i]);
+			}
+		}
+		t->nb_stage = 0;
+	}
+	if (sent)
+		dp_wake_kick(t->link->dp_wake);
+}
+
+void
+tls_thread_stage(struct tls_thread *t, struct rte_mbuf *m)
+{
+	if (t->nb_stage == TLS_STAGE)
+		flush_stage(t);
+	t->stage[t->nb_stage++] = m;
+}
+
+static bool
+send_down(struct tls_thread *t, const uint8_t key[32], uint32_t id, uint32_t gen)
+{
+	struct rte_mbuf *m = rte_pktmbuf_alloc(t->link->pool);
+	struct dp_msg *d;
+
+	if (!m)
+		return false;
+	d = dp_msg(m);
+	d->type = DP_MSG_SESSION_DOWN;
+	d->tls = (uint16_t)t->id;
+	d->id = id;
+	d->gen = gen;
+	memcpy(d->key, key, DP_KEY_LEN);
+	tls_thread_stage(t, m);
+	return true;
+}
+
+void
+tls_thread_session_down(struct tls_thread *t, const uint8_t key[32],
+			uint32_t id, uint32_t gen)
+{
+	struct pending_down *d;
+
+	if (t->nb_downs == 0 && send_down(t, key, id, gen))
+		return;
+	/* pool empty: keep the notice and retry every iteration */
+	if (t->nb_downs == t->cap_downs) {
+		unsigned int cap = t->cap_downs ? t->cap_downs * 2 : 64;
+
+		d = realloc(t->downs, sizeof(*d) * cap);
+		if (!d) {
+			LOG_ERR("tls: lost a session_down notice", "tls=%u", t->id);
+			return;
+		}
+		t->downs = d;
+		t->cap_downs = cap;
+	}
+	d = &t->downs[t->nb_downs++];
+	memcpy(d->key, key, 32);
+	d->id = id;
+	d->gen = gen;
+}
+
+static void
+retry_downs(struct tls_thread *t)
+{
+	unsigned int i = 0;
+
+	while (i < t->nb_downs &&
+	       send_down(t, t->downs[i].key, t->downs[i].id, t->downs[i].gen))
+		i++;
+	memmove(t->downs, t->downs + i, sizeof(*t->downs) * (t->nb_downs - i));
+	t->nb_downs -= i;
+}
+
+/* ------------------------------------------------------------------ */
+
+static int
+slot_alloc(struct tls_thread *t, uint32_t *id)
+{
+	if (t->nb_free) {
+		*id = t->free_ids[--t->nb_free];
+		return 0;
+	}
+	if (t->nb_slots == t->cap_slots) {
+		uint32_t cap = t->cap_slots ? t->cap_slots * 2 : 1024;
+		struct session **s = realloc(t->slots, sizeof(*s) * cap);
+		uint32_t *g, *f;
+
+		if (!s)
+			return -ENOMEM;
+		t->slots = s;
+		g = realloc(t->gens, sizeof(*g) * cap);
+		if (!g)
+			return -ENOMEM;
+		t->gens = g;
+		f = realloc(t->free_ids, sizeof(*f) * cap);
+		if (!f)
+			return -ENOMEM;
+		t->free_ids = f;
+		t->cap_slots = cap;
+	}
+	*id = t->nb_slots++;
+	t->gens[*id] = 0;
+	return 0;
+}
+
+static void
+accept_one(struct tls_thread *t, int fd, const struct sockaddr_storage *ss)
+{
+	const struct derper_config *cfg = t->cfg;
+	struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET};
+	struct session *s;
+	char text[64];
+	uint32_t id;
+
+	if (cfg->limits.max_sessions &&
+	    t->nb_sessions >= (uint64_t)cfg->limits.max_sessions) {
+		TLS_COUNT(&t->cnt, closes[TLS_CLOSE_LIMIT], 1);
+		close(fd);
+		return;
+	}
+	s = calloc(1, sizeof(*s));
+	if (!s || slot_alloc(t, &id)) {
+		free(s);
+		TLS_COUNT(&t->cnt, closes[TLS_CLOSE_NO_MEMORY], 1);
+		close(fd);
+		return;
+	}
+	s->id = id;
+	s->gen = ++t->gens[id];
+	s->fd = fd;
+	s->heard = (struct heard_conn)HEARD_CONN_INIT;
+	s->nothere_tokens = 3;
+	s->nothere_ms = t->now_ms;
+	tls_socket_peer(ss, s->ip, &s->port, text, sizeof(text));
+	tls_socket_tune(fd, cfg);
+	if (t->ctx) {
+		s->ssl = tls_io_new(t->ctx, fd);
+		if (!s->ssl) {
+			t->free_ids[t->nb_free++] = id;
+			free(s);
+			TLS_COUNT(&t->cnt, closes[TLS_CLOSE_NO_MEMORY], 1);
+			close(fd);
+			return;
+		}
+		s->state = S_TLS;
+		s->deadline_ms = t->now_ms + (uint64_t)cfg->limits.handshake_timeout_s * 1000;
+	} else {
+		s->state = S_HTTP;
+		s->deadline_ms = t->now_ms + (uint64_t)cfg->limits.http_head_timeout_s * 1000;
+	}
+	t->slots[id] = s;
+	s->next = t->all;
+	if (t->all)
+		t->all->prev = s;
+	t->all = s;
+	t->nb_sessions++;
+	ev.data.u64 = (uint64_t)s->gen << 32 | id;
+	if (epoll_ctl(t->epfd, EPOLL_CTL_ADD, fd, &ev)) {
+		session_close(t, s, TLS_CLOSE_NO_MEMORY);
+		return;
+	}
+	TLS_COUNT(&t->cnt, accepts, 1);
+}
+
+static void
+accept_all(struct tls_thread *t)
+{
+	for (;;) {
+		struct sockaddr_storage ss;
+		socklen_t len = sizeof(ss);
+		int fd = accept4(t->listen_fd, (struct sockaddr *)&ss, &len,
+				 SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+		if (fd < 0) {
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+			    errno == ENOMEM)
+				LOG_WARN("tls: accept failed", "error=\"%s\"",
+					 strerror(errno));
+			return;
+		}
+		if (t->draining) {
+			close(fd);
+			continue;
+		}
+		accept_one(t, fd, &ss);
+	}
+}
+
+/* Sessions closed this iteration: unlink and free. */
+static void
+reap(struct tls_thread *t)
+{
+	struct session *s = t->all;
+
+	while (s) {
+		struct session *next = s->next;
+
+		if (s->state == S_DEAD) {
+			if (s->prev)
+				s->prev->next = s->next;
+			else
+				t->all = s->next;
+			if (s->next)
+				s->next->prev = s->prev;
+			t->slots[s->id] = NULL;
+			t->free_ids[t->nb_free++] = s->id;
+			t->nb_sessions--;
+			session_free(t, s);
+		}
+		s = next;
+	}
+}
+
+struct gone_ctx {
+	struct tls_thread *t;
+	const uint8_t *key;
+};
+
+static struct heard_conn *
+gone_notify(void *ctx, uint32_t id, uint32_t gen)
+{
+	struct gone_ctx *g = ctx;
+	struct session *s = tls_thread_lookup(g->t, id, gen);
+
+	if (!s)
+		return NULL;
+	session_peer_gone(g->t, s, g->key, DP_GONE_DISCONNECTED, false);
+	return &s->heard;
+}
+
+static void
+handle_msg(struct tls_thread *t, struct rte_mbuf *m)
+{
+	struct dp_msg *d = dp_msg(m);
+	struct session *s;
+
+	switch (d->type) {
+	case DP_MSG_DELIVER:
+		session_deliver(t, m);
+		return;
+	case DP_MSG_PEER_GONE:
+		s = tls_thread_lookup(t, d->id, d->gen);
+		if (s)
+			session_peer_gone(t, s, d->key, d->flags,
+					  d->flags == DP_GONE_NOT_HERE);
+		break;
+	case DP_MSG_PEER_GONE_ALL: {
+		struct gone_ctx g = {t, d->key};
+
+		heard_take(&t->heard, d->key, gone_notify, &g);
+		break;
+	}
+	case DP_MSG_DUP:
+		s = tls_thread_lookup(t, d->id, d->gen);
+		if (s) {
+			s->flags &= ~(SF_DUP | SF_ACTIVE | SF_ACTIVE_ASKED);
+			if (d->flags & DP_DUP_SET)
+				s->flags |= SF_DUP;
+			if (d->flags & DP_DUP_ACTIVE)
+				s->flags |= SF_ACTIVE;
+		}
+		break;
+	case DP_MSG_CLOSE:
+		s = tls_thread_lookup(t, d->id, d->gen);
+		if (s) {
+			/* the table never took it: no session_down owed */
+			if (d->flags == DP_CLOSE_TABLE_FULL)
+				s->flags &= ~SF_REGISTERED;
+			session_close(t, s, d->flags == DP_CLOSE_TABLE_FULL ?
+						    TLS_CLOSE_TABLE_FULL :
+						    TLS_CLOSE_DUPLICATE);
+		}
+		break;
+	default:
+		break;
+	}
+	rte_pktmbuf_free(m);
+}
+
+static unsigned int
+drain_ring(struct tls_thread *t)
+{
+	struct rte_mbuf *msgs[RING_BURST];
+	unsigned int total = 0, n;
+
+	do {
+		n = rte_ring_sc_dequeue_burst(t->link->from_dp, (void **)msgs,
+					      RING_BURST, NULL);
+		for (unsigned int i = 0; i < n; i++)
+			handle_msg(t, msgs[i]);
+		total += n;
+	} while (n == RING_BURST && total < RING_BUDGET);
+	return total;
+}
+
+static void
+flush_dirty(struct tls_thread *t)
+{
+	while (t->dirty) {
+		struct session *s = t->dirty;
+
+		t->dirty = NULL;
+		/* flushing may mark sessions dirty again: next iteration */
+		while (s) {
+			struct session *next = s->next_dirty;
+
+			session_flush(t, s);
+			s = next;
+		}
+		break;
+	}
+}
+
+static void
+read_again(struct tls_thread *t)
+{
+	struct session *s = t->read_again;
+
+	t->read_again = NULL;
+	while (s) {
+		struct session *next = s->next_read;
+
+		s->flags &= ~SF_READ_AGAIN;
+		if (s->state != S_DEAD)
+			session_on_io(t, s, true, false);
+		s = next;
+	}
+}
+
+static void
+sweep(struct tls_thread *t)
+{
+	for (struct session *s = t->all; s; s = s->next)
+		session_timers(t, s);
+	t->next_sweep_ms = t->now_ms + SWEEP_MS;
+}
+
+static void
+start_drain(struct tls_thread *t)
+{
+	t->draining = true;
+	t->drain_deadline_ms = t->now_ms +
+			       (uint64_t)t->cfg->shutdown.drain_timeout_s * 1000;
+	if (t->listen_fd >= 0) {
+		epoll_ctl(t->epfd, EPOLL_CTL_DEL, t->listen_fd, NULL);
+		close(t->listen_fd);
+		t->listen_fd = -1;
+	}
+	for (struct session *s = t->all; s; s = s->next)
+		session_start_drain(t, s);
+}
+
+static int
+wait_timeout(struct tls_thread *t)
+{
+	int64_t ms;
+
+	if (t->read_again || t->dirty || t->nb_backlog || t->nb_downs ||
+	    !rte_ring_empty(t->link->from_dp))
+		return 0;
+	ms = (int64_t)t->next_sweep_ms - (int64_t)t->now_ms;
+	return ms < 0 ? 0 : (int)ms;
+}
+
+static void
+handle_events(struct tls_thread *t, struct epoll_event *ev, int n)
+{
+	for (int i = 0; i < n; i++) {
+		uint64_t tag = ev[i].data.u64;
+		struct session *s;
+
+		if (tag == TAG_LISTEN) {
+			accept_all(t);
+			continue;
+		}
+		if (tag == TAG_WAKE) {
+			uint64_t v;
+
+			(void)!read(t->link->wake->efd, &v, sizeof(v));
+			continue;
+		}
+		s = tls_thread_lookup(t, (uint32_t)tag, (uint32_t)(tag >> 32));
+		if (!s)
+			continue;
+		session_on_io(t, s,
+			      ev[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR),
+			      ev[i].events & (EPOLLOUT | EPOLLERR));
+		/* a handshake waiting on EPOLLOUT is driven here too */
+		if (s->state == S_TLS && (ev[i].events & EPOLLOUT))
+			session_on_io(t, s, false, false);
+	}
+}
+
+static void *
+thread_main(void *arg)
+{
+	struct tls_thread *t = arg;
+	struct epoll_event ev[EVENTS];
+	char name[16];
+
+	snprintf(name, sizeof(name), "derper-tls%u", t->id);
+	pthread_setname_np(pthread_self(), name);
+	/* an lcore id gives this thread its own mempool cache */
+	if (rte_thread_register())
+		LOG_WARN("tls: rte_thread_register failed; mempool without cache",
+			 "tls=%u", t->id);
+	t->now_ms = mono_ms();
+	t->next_sweep_ms = t->now_ms + SWEEP_MS;
+	while (!atomic_load(&t->quit)) {
+		int n, timeout;
+
+		if (atomic_load(&t->drain) && !t->draining)
+			start_drain(t);
+		if (t->draining && t->nb_sessions == 0 && t->nb_stage == 0 &&
+		    t->nb_backlog == 0 && t->nb_downs == 0)
+			break;
+		timeout = wait_timeout(t);
+		if (timeout)
+			dp_wake_prepare(t->link->wake);
+		if (timeout && !rte_ring_empty(t->link->from_dp))
+			timeout = 0;
+		n = epoll_wait(t->epfd, ev, EVENTS, timeout);
+		dp_wake_done(t->link->wake, 0);
+		t->now_ms = mono_ms();
+		if (n > 0)
+			handle_events(t, ev, n);
+		read_again(t);
+		retry_downs(t);
+		flush_stage(t);
+		drain_ring(t);
+		flush_dirty(t);
+		if (t->now_ms >= t->next_sweep_ms)
+			sweep(t);
+		/* session_close may have staged session_down notices */
+		flush_stage(t);
+		reap(t);
+	}
+	/* stop: whatever is left closes now */
+	for (struct session *s = t->all; s; s = s->next)
+		session_close(t, s, TLS_CLOSE_SHUTDOWN);
+	reap(t);
+	retry_downs(t);
+	flush_stage(t);
+	rte_thread_unregister();
+	return NULL;
+}
+
+int
+tls_thread_init(struct tls_thread *t, unsigned int id,
+		const struct derper_config *cfg, struct tls_ctx *ctx,
+		const uint8_t *priv, const uint8_t *pub, int listen_fd,
+		struct dp_tls_link *link)
+{
+	struct epoll_event ev = {.events = EPOLLIN};
+
+	memset(t, 0, sizeof(*t));
+	t->id = id;
+	t->cfg = cfg;
+	t->ctx = ctx;
+	t->server_priv = priv;
+	t->server_pub = pub;
+	t->listen_fd = listen_fd;
+	t->link = link;
+	heard_init(&t->heard);
+	t->rbuf = malloc(RBUF_SIZE);
+	t->wbuf = malloc(WBUF_SIZE);
+	t->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (!t->rbuf || !t->wbuf || t->epfd < 0)
+		return -ENOMEM;
+	ev.data.u64 = TAG_LISTEN;
+	if (epoll_ctl(t->epfd, EPOLL_CTL_ADD, listen_fd, &ev))
+		return -errno;
+	ev.data.u64 = TAG_WAKE;
+	if (epoll_ctl(t->epfd, EPOLL_CTL_ADD, link->wake->efd, &ev))
+		return -errno;
+	return 0;
+}
+
+int
+tls_thread_start(struct tls_thread *t, const cpu_set_t *cpus)
+{
+	pthread_attr_t attr;
+	int rc;
+
+	pthread_attr_init(&attr);
+	if (cpus)
+		pthread_attr_setaffinity_np(&attr, sizeof(*cpus), cpus);
+	rc = pthread_create(&t->thread, &attr, thread_main, t);
+	pthread_attr_destroy(&attr);
+	return -rc;
+}
+
+void
+tls_thread_request_drain(struct tls_thread *t)
+{
+	atomic_store(&t->drain, 1);
+	dp_wake_kick(t->link->wake);
+	/* it may be in epoll_wait without having published "sleeping" */
+	{
+		uint64_t one = 1;
+
+		(void)!write(t->link->wake->efd, &one, sizeof(one));
+	}
+}
+
+void
+tls_thread_stop(struct tls_thread *t)
+{
+	uint64_t one = 1;
+
+	atomic_store(&t->quit, 1);
+	(void)!write(t->link->wake->efd, &one, sizeof(one));
+	pthread_join(t->thread, NULL);
+}
+
+void
+tls_thread_uninit(struct tls_thread *t)
+{
+	if (t->listen_fd >= 0)
+		close(t->listen_fd);
+	if (t->epfd >= 0)
+		close(t->epfd);
+	for (unsigned int i = 0; i < t->nb_backlog; i++)
+		rte_pktmbuf_free(t->backlog[i]);
+	free(t->backlog);
+	free(t->downs);
+	free(t->slots);
+	free(t->gens);
+	free(t->free_ids);
+	free(t->rbuf);
+	free(t->wbuf);
+	heard_uninit(&t->heard);
+}
+
+void
+tls_thread_counters(const struct tls_thread *t, struct tls_counters *out)
+{
+	const uint64_t *src = (const uint64_t *)&t->cnt;
+	uint64_t *dst = (uint64_t *)out;
+
+	for (size_t i = 0; i < sizeof(*out) / sizeof(uint64_t); i++)
+		dst[i] += __atomic_load_n(&src[i], __ATOMIC_RELAXED);
+}
