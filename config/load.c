@@ -330,6 +330,15 @@ walk_group(const struct walk *w, const config_setting_t *group,
 					rc = -EINVAL;
 				continue;
 			}
+			if (is_group(name)) {
+				char text[128];
+
+				snprintf(text, sizeof(text), "expected a group { }, got %s",
+					 type_name(config_setting_type(s)));
+				error_at(w, s, name, text);
+				rc = -EINVAL;
+				continue;
+			}
 			unknown_key(w, s, name);
 			rc = -EINVAL;
 			continue;

@@ -269,10 +269,25 @@ cfg_schema_suggest(const char *name)
 		limit = 1;
 	for (unsigned int i = 0; i < CFG_NB_KEYS; i++) {
 		unsigned int d = edit_distance(name, keys[i].name);
+		const char *dot = strchr(keys[i].name, '.');
 
 		if (d < best_d) {
 			best_d = d;
 			best = keys[i].name;
+		}
+		/* the group itself: "limts" -> "limits" */
+		if (dot && !(keys[i].flags & CFG_F_PORT)) {
+			static char group[64];
+			char g[64];
+
+			snprintf(g, sizeof(g), "%.*s", (int)(dot - keys[i].name),
+				 keys[i].name);
+			d = edit_distance(name, g);
+			if (d < best_d) {
+				best_d = d;
+				snprintf(group, sizeof(group), "%s", g);
+				best = group;
+			}
 		}
 	}
 	return best_d <= limit ? best : NULL;

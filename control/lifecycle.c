@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 #include <errno.h>
 #include <sched.h>
+#include <sys/resource.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -42,6 +43,20 @@ tls_cpus(const struct derper_config *cfg, cpu_set_t *out)
 			CPU_CLR(c, out);
 }
 
+/* Every session is a socket: take the hard file limit, as a relay should. */
+static void
+raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur >= rl.rlim_max)
+		return;
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) == 0)
+		LOG_INFO("control: file limit raised", "nofile=%llu",
+			 (unsigned long long)rl.rlim_cur);
+}
+
 static void
 serve(void)
 {
@@ -68,6 +83,7 @@ ctl_run(const struct derper_config *cfg)
 
 	/* before any thread exists, so every thread inherits the mask */
 	tls_cpus(cfg, &cpus);
+	raise_fd_limit();
 	rc = ctl_signals_init();
 	if (rc)
 		return rc;

@@ -15,6 +15,7 @@
 
 #include "config/addr.h"
 #include "tls/cert.h"
+#include "tls/keyfile.h"
 
 enum {
 	SELF_DAYS = 365,
@@ -177,10 +178,10 @@ create_selfsigned(const struct derper_config *cfg, const char *crt_path,
 	X509 *x;
 	int rc;
 
-	if (mkdir(cfg->cert.dir, 0700) && errno != EEXIST) {
-		rc = -errno;
+	rc = tls_mkdir_p(cfg->cert.dir, 0700);
+	if (rc) {
 		snprintf(err, errlen, "cannot create %s: %s", cfg->cert.dir,
-			 strerror(errno));
+			 strerror(-rc));
 		return rc;
 	}
 	if (cfg_is_ip_literal(host))

@@ -116,23 +116,33 @@ out:
 	return rc;
 }
 
-/* mkdir -p with 0700 for the missing parents of `path`. */
+int
+tls_mkdir_p(const char *dir, mode_t mode)
+{
+	char copy[4096], parent[4096];
+	int rc;
+
+	if (!*dir || strcmp(dir, ".") == 0 || strcmp(dir, "/") == 0 ||
+	    access(dir, F_OK) == 0)
+		return 0;
+	snprintf(copy, sizeof(copy), "%s", dir);
+	snprintf(parent, sizeof(parent), "%s", dirname(copy));
+	rc = tls_mkdir_p(parent, mode);
+	if (rc)
+		return rc;
+	if (mkdir(dir, mode) && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+/* The directories above `path`, 0700 where missing. */
 static int
 make_parents(const char *path)
 {
-	char copy[4096], dir[4096];
-	int rc;
+	char copy[4096];
 
 	snprintf(copy, sizeof(copy), "%s", path);
-	snprintf(dir, sizeof(dir), "%s", dirname(copy));
-	if (strcmp(dir, ".") == 0 || strcmp(dir, "/") == 0 || access(dir, F_OK) == 0)
-		return 0;
-	rc = make_parents(dir);
-	if (rc)
-		return rc;
-	if (mkdir(dir, 0700) && errno != EEXIST)
-		return -errno;
-	return 0;
+	return tls_mkdir_p(dirname(copy), 0700);
 }
 
 static int

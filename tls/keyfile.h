@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "tls/derp_wire.h"
 
@@ -28,6 +29,9 @@ int tls_keyfile_parse(const char *text, size_t len,
  */
 int tls_keyfile_load(const char *path, uint8_t priv[DERP_KEY_LEN],
 		     bool *created, char *err, size_t errlen);
+
+/* mkdir -p: create `dir` and its missing parents with `mode`. 0 or -errno. */
+int tls_mkdir_p(const char *dir, mode_t mode);
 
 /* "[" + first 5 base64 chars + "]": derper's short form of a key for logs. */
 void tls_key_short(const uint8_t key[DERP_KEY_LEN], char out[8]);

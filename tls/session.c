@@ -151,6 +151,8 @@ session_close(struct tls_thread *t, struct session *s, int reason)
 		reason = TLS_CLOSE_READ_ERROR;
 	s->close_reason = (uint8_t)reason;
 	TLS_COUNT(&t->cnt, closes[reason], 1);
+	LOG_DEBUG("tls: session closed", "tls=%u id=%u reason=%s state=%u",
+		  t->id, s->id, tls_close_reason_name(reason), s->state);
 	if (s->flags & SF_REGISTERED) {
 		tls_thread_session_down(t, s->key, s->id, s->gen);
 		s->flags &= ~SF_REGISTERED;
@@ -993,14 +995,15 @@ session_flush(struct tls_thread *t, struct session *s)
 			if (wr < 0)
 				wr = 0;
 			if ((size_t)wr < n + hl) {
-				/* TLS wants these exact bytes again */
+				/* A partial write is not a full socket: keep
+				 * writing until EAGAIN. After EAGAIN, TLS wants
+				 * these exact bytes again, so they are kept. */
 				if (out_append(s, w - hl + wr, n + hl - (size_t)wr)) {
 					session_close(t, s, TLS_CLOSE_NO_MEMORY);
 					return;
 				}
-				if (!s->stall_ms)
-					s->stall_ms = t->now_ms;
-				return;
+				if (write_out(t, s))
+					return;
 			}
 			s->stall_ms = 0;
 			/* more queued than one buffer: come back next round */

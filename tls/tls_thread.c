@@ -99,7 +99,8 @@ flush_stage(struct tls_thread *t)
 	if (t->nb_backlog) {
 		n = rte_ring_sp_enqueue_burst(r, (void **)t->backlog,
 					      t->nb_backlog, NULL);
-		memmove(t->backlog, t->backlog + n,
+		if (n)
+			memmove(t->backlog, t->backlog + n,
 			sizeof(*t->backlog) * (t->nb_backlog - n));
 		t->nb_backlog -= n;
 		sent += n;
@@ -180,6 +181,8 @@ retry_downs(struct tls_thread *t)
 {
 	unsigned int i = 0;
 
+	if (t->nb_downs == 0)
+		return;
 	while (i < t->nb_downs &&
 	       send_down(t, t->downs[i].key, t->downs[i].id, t->downs[i].gen))
 		i++;

@@ -259,7 +259,7 @@ static void
 test_scalar_as_group(void)
 {
 	CU_ASSERT_EQUAL(apply("stun = true;\n"), -EINVAL);
-	CU_ASSERT_STRING_EQUAL(errs.msg[0], "test.conf:1: stun: unknown key");
+	CU_ASSERT_STRING_EQUAL(errs.msg[0], "test.conf:1: stun: expected a group { }, got a boolean");
 	CU_ASSERT_EQUAL(apply("hostname: { a = 1; };\n"), -EINVAL);
 	CU_ASSERT_STRING_EQUAL(errs.msg[0],
 			       "test.conf:1: hostname: expected a string, got a group { }");

@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * A blocking DERP client: TCP, TLS (OpenSSL, SNI, certificate checks
+ * unless told otherwise), the HTTP upgrade, the NaCl handshake, frames.
+ * Used by derpprobe; each call has a timeout so a probe never hangs.
+ */
+#ifndef DERPER_CONTROL_DERP_CLIENT_H
+#define DERPER_CONTROL_DERP_CLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct derp_client;
+
+struct derp_client_opts {
+	const char *host;	/* to dial */
+	const char *port;	/* "443" */
+	const char *sni;	/* TLS server name; NULL = host */
+	bool tls;
+	bool insecure;		/* skip certificate verification */
+	const char *ca_file;	/* trust these CAs instead of the system's */
+	bool fast_start;	/* Derp-Fast-Start with the key from a meta cert */
+	int timeout_ms;
+};
+
+/* Connect and complete the DERP handshake. NULL with the reason in err. */
+struct derp_client *derp_client_connect(const struct derp_client_opts *o,
+					char *err, size_t errlen);
+
+/* This client's public key and the server's. */
+const uint8_t *derp_client_pub(const struct derp_client *c);
+const uint8_t *derp_client_server_pub(const struct derp_client *c);
+const char *derp_client_tls_version(const struct derp_client *c);
+bool derp_client_fast_start(const struct derp_client *c);
+
+/* Send one frame. 0 or -errno. */
+int derp_client_send(struct derp_client *c, uint8_t type, const void *p1,
+		     size_t n1, const void *p2, size_t n2);
+
+/* Read one frame into buf (payloads larger than cap are an error).
+ * 0, -ETIMEDOUT, -ECONNRESET (closed) or -EPROTO. */
+int derp_client_read(struct derp_client *c, uint8_t *type, uint8_t *buf,
+		     size_t cap, size_t *len, int timeout_ms);
+
+void derp_client_close(struct derp_client *c);
+
+#endif /* DERPER_CONTROL_DERP_CLIENT_H */

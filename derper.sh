@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# derper-dpdk: one entry point for people and CI.
+#
+#   ./derper.sh run    install what is missing, build, run the relay on the
+#                      quick-start config (no NIC, no hugepages, no domain)
+#   ./derper.sh test   install, build with ASan+UBSan, run every suite
+#   ./derper.sh build  install and build (release-like, build/)
+#   ./derper.sh deps   install the Debian packages only
+set -euo pipefail
+cd "$(dirname "$0")"
+
+PKGS=(meson ninja-build pkg-config gcc libdpdk-dev dpdk libssl-dev openssl
+      libsodium-dev libconfig-dev libcunit1-dev libjansson-dev
+      libcurl4-openssl-dev python3-nacl python3-websockets curl iproute2
+      coturn clang-14 libclang-rt-14-dev)
+
+log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+deps() {
+	local missing=()
+	for p in "${PKGS[@]}"; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+	done
+	[ ${#missing[@]} -eq 0 ] && return 0
+	log "installing: ${missing[*]}"
+	local sudo=""
+	[ "$(id -u)" -eq 0 ] || sudo="sudo"
+	$sudo apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+build() {
+	local dir=$1; shift
+	if [ ! -f "$dir/build.ninja" ]; then
+		meson setup "$dir" "$@" >/dev/null
+	else
+		meson configure "$dir" "$@" >/dev/null
+	fi
+	ninja -C "$dir"
+}
+
+cmd_run() {
+	deps
+	build build -Dbuildtype=release -Dtests=false
+	mkdir -p .run
+	log "starting derper on config/quickstart.conf (Ctrl-C stops it)"
+	cat >&2 <<MSG
+    DERP:   https://127.0.0.1:8443/derp   (self-signed certificate)
+    check:  build/derpprobe --insecure https://127.0.0.1:8443/derp
+            curl -k https://127.0.0.1:8443/
+MSG
+	exec build/derper --config config/quickstart.conf "$@"
+}
+
+cmd_test() {
+	deps
+	# every test must pass without hugepages too: the suites use --no-huge
+	build build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dwerror=true -Dtests=true
+	export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
+	export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
+	log "unit, dpdk and e2e suites under ASan+UBSan"
+	meson test -C build-asan --print-errorlogs --num-processes 2 "$@"
+}
+
+case "${1:-}" in
+run) shift; cmd_run "$@" ;;
+test) shift; cmd_test "$@" ;;
+build) deps; build build -Dbuildtype=release ;;
+deps) deps ;;
+*) sed -n '3,9p' "$0"; exit 2 ;;
+esac

@@ -1,0 +1,130 @@
+# SPDX-License-Identifier: BSD-3-Clause
+"""Start and stop a derper under test, with a generated configuration.
+
+The relay listens on an ephemeral loopback port; readiness is its own log
+line (msg="tls: serving" ... port=N), never a sleep.
+"""
+import os
+import re
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+
+BIN = os.environ.get("DERPER_BIN", os.path.join(os.path.dirname(__file__), "..", "..", "build", "derper"))
+
+
+class Relay:
+    def __init__(self, conf="", args=(), env=None, tls=True, start=True,
+                 hostname="localhost", state_dir=None):
+        self.dir = state_dir or tempfile.mkdtemp(prefix="derper-e2e-")
+        self.own_dir = state_dir is None
+        self.conf_path = os.path.join(self.dir, "derper.conf")
+        mode = 'cert: { mode = "selfsigned"; dir = "%s/certs"; };\n' % self.dir if tls else ""
+        with open(self.conf_path, "w") as f:
+            f.write('hostname = "%s";\n' % hostname)
+            f.write('listen = "127.0.0.1:0";\n')
+            f.write("http_port = -1;\n")
+            f.write('key_file = "%s/derper.key";\n' % self.dir)
+            f.write('metrics: { listen = ""; };\n')
+            f.write(mode)
+            f.write(conf)
+        self.args = list(args)
+        self.env = dict(os.environ)
+        # sanitizer findings end the process, so no test can miss them
+        self.env.setdefault("UBSAN_OPTIONS", "halt_on_error=1:print_stacktrace=1")
+        self.env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
+        for k in list(self.env):
+            if k.startswith("DERP_"):
+                del self.env[k]
+        if env:
+            self.env.update(env)
+        self.proc = None
+        self.lines = []
+        self.port = None
+        self.ready = threading.Event()
+        self.cond = threading.Condition()
+        if start:
+            self.start()
+
+    def start(self, timeout=30):
+        self.lines = []
+        self.ready.clear()
+        self.proc = subprocess.Popen([BIN, "--config", self.conf_path] + self.args,
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                     env=self.env, text=True, errors="replace")
+        threading.Thread(target=self._reader, daemon=True).start()
+        if not self.ready.wait(timeout):
+            self.kill()
+            raise RuntimeError("derper did not start:\n" + "".join(self.lines))
+        if self.port is None:
+            raise RuntimeError("derper exited:\n" + "".join(self.lines))
+
+    def _reader(self):
+        for line in self.proc.stdout:
+            with self.cond:
+                self.lines.append(line)
+                self.cond.notify_all()
+            m = re.search(r'msg="tls: serving".* port=(\d+)', line)
+            if m:
+                self.port = int(m.group(1))
+                self.ready.set()
+        self.ready.set()
+        with self.cond:
+            self.cond.notify_all()
+
+    def wait_log(self, pattern, timeout=10):
+        """Wait for a log line matching pattern; return the match."""
+        rx = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while True:
+                for line in self.lines:
+                    m = rx.search(line)
+                    if m:
+                        return m
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError("no log line /%s/ in:\n%s" % (pattern, "".join(self.lines[-30:])))
+                self.cond.wait(left)
+
+    def log(self):
+        return "".join(self.lines)
+
+    def assert_clean(self):
+        """No sanitizer finding and no error-level line in the log."""
+        log = self.log()
+        for bad in ("runtime error", "Sanitizer", "level=error"):
+            if bad in log:
+                raise AssertionError("%r in derper's log:\n%s" % (bad, log[-6000:]))
+
+    def stop(self, sig=signal.SIGTERM, timeout=30):
+        if not self.proc:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            rc = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            rc = self.proc.wait()
+            raise AssertionError("derper did not exit within %ds" % timeout)
+        return rc
+
+    def kill(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def cleanup(self):
+        self.kill()
+        if self.own_dir:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.cleanup()
