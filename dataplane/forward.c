@@ -159,6 +159,8 @@ handle_down(struct dp_lcore *lc, struct rte_mbuf *m)
 			nd->type = DP_MSG_PEER_GONE_ALL;
 			nd->flags = DP_GONE_DISCONNECTED;
 			nd->tls = (uint16_t)t;
+			nd->id = 0;	/* for every session of that thread */
+			nd->gen = 0;
 			memcpy(nd->key, key, DP_KEY_LEN);
 			stage(lc, (uint16_t)t, n);
 		}
