@@ -43,13 +43,19 @@ cmd_run() {
 	deps
 	build build -Dbuildtype=release -Dtests=false
 	mkdir -p .run
+	# the quick start's "NIC": a veth pair, this side in the root namespace,
+	# the client side in netns derp-cli (198.18.0.0/24, test addresses)
+	tests/topology up derp 0 shared --srv-root >/dev/null
+	trap 'tests/topology down derp --srv-root' EXIT
 	log "starting derper on config/quickstart.conf (Ctrl-C stops it)"
 	cat >&2 <<MSG
     DERP:   https://127.0.0.1:8443/derp   (self-signed certificate)
+    STUN:   198.18.0.1:3478 on veth derp-s, answered by the DPDK poll loop
     check:  build/derpprobe --insecure https://127.0.0.1:8443/derp
             curl -k https://127.0.0.1:8443/
+            ip netns exec derp-cli turnutils_stunclient 198.18.0.1
 MSG
-	exec build/derper --config config/quickstart.conf "$@"
+	build/derper --config config/quickstart.conf "$@"
 }
 
 cmd_test() {
@@ -58,6 +64,7 @@ cmd_test() {
 	build build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dwerror=true -Dtests=true
 	export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 	export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
+	export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$PWD/tests/lsan.supp}
 	log "unit, dpdk and e2e suites under ASan+UBSan"
 	meson test -C build-asan --print-errorlogs --num-processes 2 "$@"
 }

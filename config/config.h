@@ -68,6 +68,8 @@ struct cfg_port {
 	char device[CFG_DEVICE_LEN];
 	int64_t mode;			/* enum cfg_port_mode */
 	char address[CFG_ADDR_LEN];	/* "198.18.0.1/24" or "" */
+	char exception[CFG_DEVICE_LEN];	/* exclusive: kernel path PMD */
+	char exception_iface[16];	/* exclusive: kernel iface name */
 };
 
 /*
@@ -88,7 +90,7 @@ struct cfg_origin {
 };
 
 /* Number of rows in the key table; checked against the table at start. */
-#define CFG_NB_KEYS 51
+#define CFG_NB_KEYS 57
 
 struct derper_config {
 	char hostname[CFG_HOST_LEN];
@@ -111,6 +113,8 @@ struct derper_config {
 		bool enabled;
 		int64_t port;
 		bool tailscale_only;
+		int64_t rate_limit_pps;		/* per source, 0 = off */
+		int64_t rate_limit_burst;
 	} stun;
 
 	struct {
@@ -164,6 +168,8 @@ struct derper_config {
 		int64_t mbufs;
 		int64_t ring_size;
 		int64_t table_size;
+		int64_t rx_desc;
+		int64_t tx_desc;
 		unsigned int nb_ports;
 		struct cfg_port ports[CFG_PORTS_MAX];
 		struct cfg_origin port_origin[CFG_PORTS_MAX];

@@ -73,7 +73,7 @@ print_ports(FILE *out, const struct derper_config *cfg, bool example)
 	}
 	fprintf(out, "  ports = (");
 	for (unsigned int p = 0; p < cfg->dataplane.nb_ports; p++) {
-		fprintf(out, "%s\n    {", p ? "," : "");
+		fprintf(out, "\n    {");
 		for (unsigned int i = 0; i < cfg_schema_nb_keys(); i++) {
 			const struct cfg_key *k = cfg_schema_key(i);
 
@@ -86,7 +86,8 @@ print_ports(FILE *out, const struct derper_config *cfg, bool example)
 			fprintf(out, " %s = %s;", strrchr(k->name, '.') + 1,
 				value);
 		}
-		fprintf(out, " }  # %s",
+		fprintf(out, " }%s  # %s",
+			p + 1 < cfg->dataplane.nb_ports ? "," : "",
 			cfg_origin_format(&cfg->dataplane.port_origin[p],
 					  cfg->source_path, origin,
 					  sizeof(origin)));

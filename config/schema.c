@@ -76,6 +76,13 @@ static const struct cfg_key keys[] = {
 	 NULL, "false", NULL, NULL, R,
 	 "answer only Tailscale's requests (SOFTWARE \"tailnode\" and FINGERPRINT), exactly like derper"},
 
+	{"stun.rate_limit_pps", CFG_T_INT, F(stun.rate_limit_pps), 0, 0,
+	 100000000, NULL, "0", NULL, NULL, R,
+	 "answers per second per source address (token bucket per lcore), so the relay cannot be used to flood a victim; 0 = no limit"},
+	{"stun.rate_limit_burst", CFG_T_INT, F(stun.rate_limit_burst), 0, 0,
+	 100000000, NULL, "0", NULL, NULL, R,
+	 "burst of the per-source STUN limit; 0 = one second's worth"},
+
 	{"verify.clients", CFG_T_BOOL, F(verify.clients), 0, 0, 0, NULL,
 	 "false", "verify-clients", "DERP_VERIFY_CLIENTS", R,
 	 "admit only node keys the local tailscaled knows (LocalAPI whois)"},
@@ -180,6 +187,10 @@ static const struct cfg_key keys[] = {
 	{"dataplane.table_size", CFG_T_INT, F(dataplane.table_size), 0, 1024,
 	 16777216, NULL, "131072", NULL, NULL, 0,
 	 "client keys the session table holds; a connection beyond it is closed"},
+	{"dataplane.rx_desc", CFG_T_INT, F(dataplane.rx_desc), 0, 64, 32768,
+	 NULL, "1024", NULL, NULL, 0, "receive descriptors per port queue"},
+	{"dataplane.tx_desc", CFG_T_INT, F(dataplane.tx_desc), 0, 64, 32768,
+	 NULL, "1024", NULL, NULL, 0, "transmit descriptors per port queue"},
 	{"dataplane.ports", CFG_T_PORTS, F(dataplane.ports), 0, 0,
 	 CFG_PORTS_MAX, NULL, "", NULL, NULL, 0,
 	 "DPDK ports: ( { device = \"...\"; mode = \"shared\"; address = \"198.18.0.1/24\"; }, ... ); empty = no NIC"},
@@ -192,6 +203,12 @@ static const struct cfg_key keys[] = {
 	{"dataplane.ports.address", CFG_T_STRING, P(address), PS(address), 0,
 	 0, NULL, "", NULL, NULL, CFG_F_PORT,
 	 "the port's IP address with prefix length (\"198.18.0.1/24\")"},
+	{"dataplane.ports.exception", CFG_T_STRING, P(exception), PS(exception),
+	 0, 0, NULL, "net_tap", NULL, NULL, CFG_F_PORT,
+	 "exclusive mode: PMD of the kernel exception path (net_tap, or net_virtio_user,path=/dev/vhost-net)"},
+	{"dataplane.ports.exception_iface", CFG_T_STRING, P(exception_iface),
+	 PS(exception_iface), 0, 0, NULL, "", NULL, NULL, CFG_F_PORT,
+	 "exclusive mode: name of the kernel interface that carries the address (default derpN)"},
 };
 
 #undef R
@@ -654,9 +671,14 @@ cfg_value_format(const struct cfg_key *key, const void *field, bool redact,
 	case CFG_T_BOOL:
 		snprintf(buf, len, "%s", *(const bool *)field ? "true" : "false");
 		break;
-	case CFG_T_INT:
-		snprintf(buf, len, "%" PRId64, *(const int64_t *)field);
+	case CFG_T_INT: {
+		int64_t v = *(const int64_t *)field;
+
+		/* libconfig 1.5 needs the L suffix beyond 32 bits */
+		snprintf(buf, len, "%" PRId64 "%s", v,
+			 v > INT32_MAX || v < INT32_MIN ? "L" : "");
 		break;
+	}
 	case CFG_T_DOUBLE:
 		snprintf(buf, len, "%.17g", *(const double *)field);
 		if (!strpbrk(buf, ".eEn"))

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 #include <errno.h>
+#include <net/if.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -347,6 +348,26 @@ check_manual_cert(const struct derper_config *cfg, struct cfg_errors *errs)
 	}
 }
 
+/* "iface=eth1" in a vdev's arguments names a kernel interface that must
+ * exist (net_af_packet, net_af_xdp, net_pcap's iface=). */
+static void
+check_ifaces(const struct derper_config *cfg, struct cfg_errors *errs)
+{
+	for (unsigned int i = 0; i < cfg->dataplane.nb_ports; i++) {
+		const char *dev = cfg->dataplane.ports[i].device;
+		const char *p = strstr(dev, ",iface=");
+		char name[64];
+
+		if (!p)
+			continue;
+		p += 7;
+		snprintf(name, sizeof(name), "%.*s", (int)strcspn(p, ","), p);
+		if (if_nametoindex(name) == 0)
+			fail_port(errs, cfg, i, "dataplane.ports.device",
+				  "iface %s not found in this network namespace", name);
+	}
+}
+
 int
 cfg_validate_host(const struct derper_config *cfg, struct cfg_errors *errs)
 {
@@ -354,5 +375,6 @@ cfg_validate_host(const struct derper_config *cfg, struct cfg_errors *errs)
 
 	check_cpus(cfg, errs);
 	check_manual_cert(cfg, errs);
+	check_ifaces(cfg, errs);
 	return errs->n + errs->dropped == before ? 0 : -EINVAL;
 }

@@ -262,6 +262,9 @@ main(int argc, char **argv)
 	char err[512], hex[65];
 	int c, rc;
 
+	/* line by line, even into a pipe: a probe killed by a timeout still
+	 * shows how far it got */
+	setvbuf(stdout, NULL, _IOLBF, 0);
 	p.o.timeout_ms = 5000;
 	p.o.fast_start = true;
 	while ((c = getopt_long(argc, argv, "kh", opts, NULL)) != -1) {

@@ -15,6 +15,7 @@
 #include "control/lifecycle.h"
 #include "control/log.h"
 #include "control/signals.h"
+#include "control/stun_guard.h"
 #include "dataplane/dataplane.h"
 #include "tls/tls.h"
 
@@ -79,7 +80,7 @@ ctl_run(const struct derper_config *cfg)
 {
 	cpu_set_t cpus;
 	unsigned long told;
-	int rc;
+	int rc, guard;
 
 	/* before any thread exists, so every thread inherits the mask */
 	tls_cpus(cfg, &cpus);
@@ -87,9 +88,15 @@ ctl_run(const struct derper_config *cfg)
 	rc = ctl_signals_init();
 	if (rc)
 		return rc;
+	guard = ctl_stun_guard_open(cfg);
+	if (guard < -1)
+		return guard;
+	if (cfg->stun.enabled && cfg->dataplane.nb_ports == 0)
+		LOG_WARN("stun: not served", "reason=\"%s\"",
+			 "no dataplane.ports configured: STUN is answered by the dataplane on its ports");
 	rc = ctl_eal_init(cfg);
 	if (rc)
-		return rc;
+		goto err_eal;
 	rc = dp_init(cfg, (unsigned int)cfg->dataplane.tls_threads);
 	if (rc)
 		goto err_dp;
@@ -114,6 +121,7 @@ ctl_run(const struct derper_config *cfg)
 	tls_server_uninit();
 	dp_uninit();
 	ctl_eal_uninit();
+	ctl_stun_guard_close(guard);
 	LOG_INFO("derper: stopped", "%s", "");
 	return 0;
 
@@ -125,5 +133,7 @@ err_tls:
 	dp_uninit();
 err_dp:
 	ctl_eal_uninit();
+err_eal:
+	ctl_stun_guard_close(guard);
 	return rc;
 }

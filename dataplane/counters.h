@@ -9,6 +9,9 @@
 
 #include <stdint.h>
 
+#include "dataplane/classify.h"
+#include "dataplane/stun.h"
+
 enum dp_drop_reason {
 	DP_DROP_RING_FULL,	/* dp->tls ring full: frame dropped */
 	DP_DROP_UNKNOWN_DEST,	/* no session for the destination key */
@@ -30,6 +33,19 @@ struct dp_counters {
 	uint64_t sessions_up;
 	uint64_t sessions_down;
 	uint64_t drops[DP_DROP_NB];
+
+	/* ports */
+	uint64_t rx_pkts;		/* from the wire */
+	uint64_t tx_pkts;		/* to the wire and the kernel */
+	uint64_t tx_dropped;		/* tx queue full */
+	uint64_t exc_in;		/* wire -> kernel (exclusive) */
+	uint64_t exc_out;		/* kernel -> wire (exclusive) */
+	uint64_t shared_other;		/* shared mode: not STUN, left to the kernel */
+	uint64_t stun_answered;
+	uint64_t stun_rate_limited;
+	uint64_t stun_multiseg;		/* a request in a chained mbuf: dropped */
+	uint64_t stun_drops[STUN_VERDICT_NB];
+	uint64_t classes[DP_CR_NB];	/* classification outcome per frame */
 } __attribute__((aligned(64)));
 
 #define DP_COUNT(c, field, n)                                              \

@@ -18,11 +18,13 @@
 #include <rte_malloc.h>
 #include <rte_mbuf.h>
 #include <rte_ring.h>
+#include <rte_telemetry.h>
 
 #include "control/log.h"
 #include "dataplane/dataplane.h"
 #include "dataplane/lcore.h"
 #include "dataplane/main_loop.h"
+#include "dataplane/port.h"
 #include "dataplane/ring_msg.h"
 
 enum {
@@ -38,6 +40,8 @@ struct dp_state {
 	unsigned int nb_tls;
 	struct dp_tls_link links[DP_TLS_MAX];
 	struct dp_wake tls_wake[DP_TLS_MAX];
+	unsigned int nb_ports;
+	struct dp_port ports[CFG_PORTS_MAX];
 	bool started;
 };
 
@@ -143,6 +147,90 @@ create_lcores(const struct derper_config *cfg)
 	return 0;
 }
 
+static int
+add_txb(struct dp_lcore *lc, uint16_t port, uint16_t queue)
+{
+	if (lc->txb_of[port] >= 0)
+		return 0;
+	if (lc->nb_txb == DP_RXQ_MAX)
+		return -ENOSPC;
+	lc->txb_of[port] = (int8_t)lc->nb_txb;
+	lc->txb[lc->nb_txb].port = port;
+	lc->txb[lc->nb_txb].queue = queue;
+	lc->nb_txb++;
+	return 0;
+}
+
+/* Lcore i serves queue i of every port that has one; hot settings are
+ * copied into the lcore so the loop never reads the config. */
+static int
+wire_lcores(const struct derper_config *cfg)
+{
+	for (unsigned int i = 0; i < dp.nb_lcores; i++) {
+		struct dp_lcore *lc = dp.lcores[i];
+
+		memset(lc->txb_of, -1, sizeof(lc->txb_of));
+		lc->stun_enabled = cfg->stun.enabled;
+		lc->tailscale_only = cfg->stun.tailscale_only;
+		lc->stun_port = (uint16_t)cfg->stun.port;
+		for (unsigned int p = 0; p < dp.nb_ports; p++) {
+			const struct dp_port *port = &dp.ports[p];
+			uint16_t q = (uint16_t)i;
+
+			if (q >= port->nb_queues)
+				continue;
+			lc->rxq[lc->nb_rxq++] = (struct dp_rxq){
+				.port = port->id, .queue = q, .out_port = port->exc_id,
+				.kind = DP_RXQ_WIRE, .l4_cksum = port->rx_l4_cksum,
+			};
+			if (add_txb(lc, port->id, q))
+				return -ENOSPC;
+			if (port->exc_id == DP_NO_PORT)
+				continue;
+			lc->rxq[lc->nb_rxq++] = (struct dp_rxq){
+				.port = port->exc_id, .queue = q, .out_port = port->id,
+				.kind = DP_RXQ_KERNEL,
+			};
+			if (add_txb(lc, port->exc_id, q))
+				return -ENOSPC;
+		}
+		if (lc->nb_rxq)
+			lc->nap_ns = 100000;	/* ports have no rx interrupts here */
+		if (lc->nb_rxq && cfg->stun.rate_limit_pps) {
+			lc->rl_slots = rte_zmalloc_socket("dp_rl", sizeof(*lc->rl_slots) * DP_RL_SLOTS,
+							  64, (int)rte_lcore_to_socket_id(lc->lcore_id));
+			if (!lc->rl_slots)
+				return -ENOMEM;
+			dp_ratelimit_init(&lc->rl, lc->rl_slots, DP_RL_SLOTS,
+					  (uint64_t)cfg->stun.rate_limit_pps,
+					  (uint64_t)cfg->stun.rate_limit_burst, rte_get_tsc_hz());
+		}
+	}
+	return 0;
+}
+
+/* Enough mbufs for every rx and tx ring plus the TLS rings in flight? */
+static int
+check_pool_size(const struct derper_config *cfg)
+{
+	uint64_t need = 0;
+
+	for (unsigned int i = 0; i < cfg->dataplane.nb_ports; i++) {
+		uint64_t rings = (uint64_t)(cfg->dataplane.rx_desc + cfg->dataplane.tx_desc) *
+				 dp.nb_lcores;
+
+		need += cfg->dataplane.ports[i].mode == CFG_PORT_EXCLUSIVE ? 2 * rings : rings;
+	}
+	need += (uint64_t)dp.nb_lcores * (DP_POOL_CACHE + 2 * DP_BURST) + 1024;
+	if ((uint64_t)cfg->dataplane.mbufs >= need)
+		return 0;
+	LOG_ERR("dataplane: not enough mbufs for the ports",
+		"mbufs=%lld needed=%llu hint=\"%s\"", (long long)cfg->dataplane.mbufs,
+		(unsigned long long)need,
+		"raise dataplane.mbufs or lower dataplane.rx_desc/tx_desc");
+	return -ENOBUFS;
+}
+
 int
 dp_init(const struct derper_config *cfg, unsigned int nb_tls)
 {
@@ -178,6 +266,17 @@ dp_init(const struct derper_config *cfg, unsigned int nb_tls)
 	rc = create_lcores(cfg);
 	if (rc)
 		return rc;
+	rc = check_pool_size(cfg);
+	if (rc)
+		return rc;
+	dp.nb_ports = cfg->dataplane.nb_ports;
+	rc = dp_ports_init(cfg, dp.nb_lcores, dp.pool, dp.ports);
+	if (rc)
+		return rc;
+	rc = wire_lcores(cfg);
+	if (rc)
+		return rc;
+	dp_telemetry_register();
 	LOG_INFO("dataplane: ready", "lcores=%u tls_threads=%u mbufs=%lld ring_size=%lld",
 		 dp.nb_lcores, dp.nb_tls, (long long)cfg->dataplane.mbufs,
 		 (long long)cfg->dataplane.ring_size);
@@ -238,8 +337,10 @@ dp_uninit(void)
 		rte_ring_free(dp.links[t].from_dp);
 		wake_uninit(&dp.tls_wake[t]);
 	}
+	dp_ports_uninit(dp.ports, dp.nb_ports);
 	for (unsigned int i = 0; i < dp.nb_lcores; i++) {
 		wake_uninit(&dp.lcores[i]->wake);
+		rte_free(dp.lcores[i]->rl_slots);
 		rte_free(dp.lcores[i]);
 	}
 	if (dp.table.h)
@@ -265,7 +366,108 @@ dp_counters_sum(struct dp_counters *out)
 		out->sessions_down += DP_READ(c, sessions_down);
 		for (int r = 0; r < DP_DROP_NB; r++)
 			out->drops[r] += DP_READ(c, drops[r]);
+		out->rx_pkts += DP_READ(c, rx_pkts);
+		out->tx_pkts += DP_READ(c, tx_pkts);
+		out->tx_dropped += DP_READ(c, tx_dropped);
+		out->exc_in += DP_READ(c, exc_in);
+		out->exc_out += DP_READ(c, exc_out);
+		out->shared_other += DP_READ(c, shared_other);
+		out->stun_answered += DP_READ(c, stun_answered);
+		out->stun_rate_limited += DP_READ(c, stun_rate_limited);
+		out->stun_multiseg += DP_READ(c, stun_multiseg);
+		for (int r = 0; r < STUN_VERDICT_NB; r++)
+			out->stun_drops[r] += DP_READ(c, stun_drops[r]);
+		for (int r = 0; r < DP_CR_NB; r++)
+			out->classes[r] += DP_READ(c, classes[r]);
 	}
+}
+
+/*
+ * DPDK telemetry: /derper/stats (the sums) and /derper/lcore,<n> (one
+ * lcore), next to /ethdev/stats, for dpdk-telemetry.py. Runs on the
+ * telemetry thread: relaxed reads of one-writer counters.
+ */
+static void
+tel_counters(struct rte_tel_data *d, const struct dp_counters *c)
+{
+	static const char *const drop_names[DP_DROP_NB] = {
+		"drop_ring_full", "drop_unknown_dest", "drop_stale_session",
+		"drop_dup_client", "drop_table_full", "drop_bad_msg", "drop_no_mbuf",
+	};
+
+	rte_tel_data_start_dict(d);
+	rte_tel_data_add_dict_u64(d, "rx_pkts", c->rx_pkts);
+	rte_tel_data_add_dict_u64(d, "tx_pkts", c->tx_pkts);
+	rte_tel_data_add_dict_u64(d, "tx_dropped", c->tx_dropped);
+	rte_tel_data_add_dict_u64(d, "exception_in", c->exc_in);
+	rte_tel_data_add_dict_u64(d, "exception_out", c->exc_out);
+	rte_tel_data_add_dict_u64(d, "shared_other", c->shared_other);
+	rte_tel_data_add_dict_u64(d, "stun_answered", c->stun_answered);
+	rte_tel_data_add_dict_u64(d, "stun_rate_limited", c->stun_rate_limited);
+	for (int r = 1; r < STUN_VERDICT_NB; r++) {
+		char name[64];
+
+		snprintf(name, sizeof(name), "stun_drop_%s", stun_verdict_name(r));
+		rte_tel_data_add_dict_u64(d, name, c->stun_drops[r]);
+	}
+	for (int r = 0; r < DP_CR_NB; r++) {
+		char name[64];
+
+		snprintf(name, sizeof(name), "class_%s", dp_class_reason_name(r));
+		rte_tel_data_add_dict_u64(d, name, c->classes[r]);
+	}
+	rte_tel_data_add_dict_u64(d, "derp_forwarded", c->forwarded);
+	rte_tel_data_add_dict_u64(d, "derp_not_here", c->not_here);
+	rte_tel_data_add_dict_u64(d, "sessions_up", c->sessions_up);
+	rte_tel_data_add_dict_u64(d, "sessions_down", c->sessions_down);
+	for (int r = 0; r < DP_DROP_NB; r++)
+		rte_tel_data_add_dict_u64(d, drop_names[r], c->drops[r]);
+	rte_tel_data_add_dict_u64(d, "loops", c->loops);
+	rte_tel_data_add_dict_u64(d, "sleeps", c->sleeps);
+	rte_tel_data_add_dict_u64(d, "mempool_in_use", dp_pool_in_use());
+}
+
+static int
+tel_stats(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	struct dp_counters c;
+
+	(void)cmd;
+	(void)params;
+	dp_counters_sum(&c);
+	tel_counters(d, &c);
+	return 0;
+}
+
+static int
+tel_lcore(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	unsigned int i;
+	struct dp_counters c;
+
+	(void)cmd;
+	if (!params || sscanf(params, "%u", &i) != 1 || i >= dp.nb_lcores)
+		return -EINVAL;
+	memset(&c, 0, sizeof(c));
+	/* one lcore: the same relaxed reads as the sum */
+	{
+		const uint64_t *src = (const uint64_t *)&dp.lcores[i]->cnt;
+		uint64_t *dst = (uint64_t *)&c;
+
+		for (size_t k = 0; k < sizeof(c) / sizeof(uint64_t); k++)
+			dst[k] = __atomic_load_n(&src[k], __ATOMIC_RELAXED);
+	}
+	tel_counters(d, &c);
+	return 0;
+}
+
+void
+dp_telemetry_register(void)
+{
+	rte_telemetry_register_cmd("/derper/stats", tel_stats,
+				   "Dataplane counters summed over lcores");
+	rte_telemetry_register_cmd("/derper/lcore", tel_lcore,
+				   "Dataplane counters of one lcore. Parameters: int lcore index");
 }
 
 unsigned int

@@ -45,6 +45,9 @@ void dp_uninit(void);
 /* Sum of every lcore's counters (relaxed reads). Any thread. */
 void dp_counters_sum(struct dp_counters *out);
 
+/* Register /derper/stats and /derper/lcore with DPDK telemetry. */
+void dp_telemetry_register(void);
+
 /* Mbufs of the pool currently allocated (leak checks, metrics). */
 unsigned int dp_pool_in_use(void);
 

@@ -15,6 +15,8 @@
 #include <rte_ring.h>
 
 #include "dataplane/counters.h"
+#include "dataplane/port.h"
+#include "dataplane/ratelimit.h"
 #include "dataplane/session_table.h"
 #include "dataplane/wake.h"
 
@@ -22,6 +24,33 @@ enum {
 	DP_TLS_MAX = 64,	/* TLS threads (dataplane.tls_threads bound) */
 	DP_BURST = 32,		/* ring dequeue burst */
 	DP_STAGE = 64,		/* messages staged per TLS thread before flush */
+};
+
+enum {
+	DP_RXQ_MAX = 2 * CFG_PORTS_MAX,	/* wire + kernel queues */
+	DP_RL_SLOTS = 16384,		/* per-source STUN limiter, per lcore */
+};
+
+enum dp_rxq_kind {
+	DP_RXQ_WIRE,		/* frames from the port */
+	DP_RXQ_KERNEL,		/* the exception port: the kernel's egress */
+};
+
+/* One rx queue this lcore polls, and where what it does not answer goes. */
+struct dp_rxq {
+	uint16_t port;
+	uint16_t queue;
+	uint16_t out_port;	/* wire: exception port or DP_NO_PORT; kernel: the wire */
+	uint8_t kind;		/* enum dp_rxq_kind */
+	bool l4_cksum;		/* the PMD verifies UDP checksums */
+};
+
+/* Frames waiting for one tx burst to a port (this lcore's queue). */
+struct dp_txbuf {
+	uint16_t port;
+	uint16_t queue;
+	uint16_t n;
+	struct rte_mbuf *pkts[DP_BURST];
 };
 
 /* The forwarding lcore's end of one TLS thread's pair of rings. */
@@ -46,6 +75,19 @@ struct dp_lcore {
 	struct dp_session_table *table;	/* forwarder only */
 	unsigned int nb_tls;
 	struct dp_tls_peer tls[DP_TLS_MAX];
+
+	/* ports: hot configuration copied here at startup */
+	bool stun_enabled;
+	bool tailscale_only;
+	uint16_t stun_port;
+	unsigned int nb_rxq;
+	struct dp_rxq rxq[DP_RXQ_MAX];
+	unsigned int nb_txb;
+	struct dp_txbuf txb[DP_RXQ_MAX];
+	int8_t txb_of[RTE_MAX_ETHPORTS];	/* port id -> txb index, -1 */
+	struct dp_ratelimit rl;
+	struct dp_rl_slot *rl_slots;
+
 	struct dp_counters cnt;
 } __attribute__((aligned(64)));
 

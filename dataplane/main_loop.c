@@ -19,6 +19,7 @@
 #include "dataplane/forward.h"
 #include "dataplane/lcore.h"
 #include "dataplane/main_loop.h"
+#include "dataplane/wire.h"
 
 static bool
 has_work(const struct dp_lcore *lc)
@@ -53,6 +54,8 @@ dp_main_loop(void *arg)
 	while (!atomic_load_explicit(&lc->quit, memory_order_relaxed)) {
 		unsigned int n = 0;
 
+		if (lc->nb_rxq)
+			n += dp_wire_poll(lc);
 		if (lc->forwarder)
 			n += dp_forward_poll(lc);
 		DP_COUNT(&lc->cnt, loops, 1);

@@ -236,7 +236,7 @@ stun_parse_response(const uint8_t *p, size_t len,
 	end = STUN_HEADER_LEN + rd16(p + 2);
 	if (end > len)
 		return -EINVAL;
-	while (end - off >= 4) {
+	while (off + 4 <= end) {
 		uint16_t type = rd16(p + off), alen = rd16(p + off + 2);
 		const uint8_t *v = p + off + 4;
 

@@ -18,20 +18,23 @@ BIN = os.environ.get("DERPER_BIN", os.path.join(os.path.dirname(__file__), "..",
 
 class Relay:
     def __init__(self, conf="", args=(), env=None, tls=True, start=True,
-                 hostname="localhost", state_dir=None):
+                 hostname="localhost", state_dir=None, netns=None, listen="127.0.0.1:0",
+                 config_file=None, cwd=None):
         self.dir = state_dir or tempfile.mkdtemp(prefix="derper-e2e-")
         self.own_dir = state_dir is None
-        self.conf_path = os.path.join(self.dir, "derper.conf")
+        self.conf_path = config_file or os.path.join(self.dir, "derper.conf")
+        self.cwd = cwd
         mode = 'cert: { mode = "selfsigned"; dir = "%s/certs"; };\n' % self.dir if tls else ""
-        with open(self.conf_path, "w") as f:
+        with open(os.devnull if config_file else self.conf_path, "w") as f:
             f.write('hostname = "%s";\n' % hostname)
-            f.write('listen = "127.0.0.1:0";\n')
+            f.write('listen = "%s";\n' % listen)
             f.write("http_port = -1;\n")
             f.write('key_file = "%s/derper.key";\n' % self.dir)
             f.write('metrics: { listen = ""; };\n')
             f.write(mode)
             f.write(conf)
         self.args = list(args)
+        self.netns = netns
         self.env = dict(os.environ)
         # sanitizer findings end the process, so no test can miss them
         self.env.setdefault("UBSAN_OPTIONS", "halt_on_error=1:print_stacktrace=1")
@@ -52,9 +55,10 @@ class Relay:
     def start(self, timeout=30):
         self.lines = []
         self.ready.clear()
-        self.proc = subprocess.Popen([BIN, "--config", self.conf_path] + self.args,
+        prefix = ["ip", "netns", "exec", self.netns] if self.netns else []
+        self.proc = subprocess.Popen(prefix + [BIN, "--config", self.conf_path] + self.args,
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                     env=self.env, text=True, errors="replace")
+                                     env=self.env, text=True, errors="replace", cwd=self.cwd)
         threading.Thread(target=self._reader, daemon=True).start()
         if not self.ready.wait(timeout):
             self.kill()
@@ -122,6 +126,21 @@ class Relay:
         self.kill()
         if self.own_dir:
             shutil.rmtree(self.dir, ignore_errors=True)
+
+    def telemetry(self, cmd):
+        """One DPDK telemetry command, the way dpdk-telemetry.py asks."""
+        import json
+        import socket as so
+        m = re.search(r"--file-prefix[= ](\S+)", open(self.conf_path).read())
+        prefix = m.group(1).strip('",') if m else "rte"
+        s = so.socket(so.AF_UNIX, so.SOCK_SEQPACKET)
+        s.settimeout(5)
+        s.connect("/var/run/dpdk/%s/dpdk_telemetry.v2" % prefix)
+        json.loads(s.recv(16384))
+        s.send(cmd.encode())
+        reply = json.loads(s.recv(1 << 20))
+        s.close()
+        return reply[cmd.split(",")[0]]
 
     def __enter__(self):
         return self

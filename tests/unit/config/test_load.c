@@ -126,7 +126,9 @@ test_every_key_valid(void)
 		if (k->type == CFG_T_INT) {
 			char want[64];
 
-			snprintf(want, sizeof(want), "%" PRId64, k->max);
+			/* formatted back with the L it needs */
+			snprintf(want, sizeof(want), "%" PRId64 "%s", k->max,
+				 k->max > INT32_MAX ? "L" : "");
 			CU_ASSERT_STRING_EQUAL(fmt, want);
 		} else if (k->type != CFG_T_DOUBLE && k->type != CFG_T_STRING) {
 			CU_ASSERT_STRING_EQUAL(fmt, value);

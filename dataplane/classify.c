@@ -1,0 +1,229 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * A flat list of early exits, every length checked before the bytes it
+ * covers are read; the order is the order of the headers.
+ */
+#include <string.h>
+
+#include "dataplane/classify.h"
+
+enum {
+	ETH_HLEN = 14,
+	VLAN_HLEN = 4,
+	ETH_P_IPV4 = 0x0800,
+	ETH_P_IPV6 = 0x86dd,
+	ETH_P_8021Q = 0x8100,
+	IPV4_HLEN = 20,
+	IPV6_HLEN = 40,
+	UDP_HLEN = 8,
+	IPPROTO_UDP_ = 17,
+	REPLY_TTL = 64,
+};
+
+static uint16_t
+rd16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static void
+wr16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+uint32_t
+dp_csum_add(uint32_t sum, const uint8_t *p, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i + 1 < n; i += 2)
+		sum += (uint32_t)(p[i] << 8 | p[i + 1]);
+	if (i < n)
+		sum += (uint32_t)p[i] << 8;
+	return sum;
+}
+
+uint16_t
+dp_csum_fold(uint32_t sum)
+{
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)sum;
+}
+
+/* UDP checksum over the pseudo-header and the datagram (checksum field
+ * included: a correct datagram sums to 0xffff). */
+static uint16_t
+udp_sum(const uint8_t *frame, const struct dp_pkt *pk, uint16_t udp_len)
+{
+	const uint8_t *l3 = frame + pk->l2_len, *udp = frame + pk->l4_off;
+	uint32_t sum = 0;
+
+	if (pk->family == 4)
+		sum = dp_csum_add(sum, l3 + 12, 8);
+	else
+		sum = dp_csum_add(sum, l3 + 8, 32);
+	sum += IPPROTO_UDP_ + udp_len;
+	sum = dp_csum_add(sum, udp, udp_len);
+	return dp_csum_fold(sum);
+}
+
+enum dp_class
+dp_classify(const uint8_t *f, size_t len, uint16_t stun_port, bool l4_cksum_ok,
+	    struct dp_pkt *pk, enum dp_class_reason *why)
+{
+	uint16_t type, udp_len, ip_payload;
+	const uint8_t *l3, *udp;
+
+	*why = DP_CR_NOT_IP;
+	if (len < ETH_HLEN)
+		return DP_CLASS_OTHER;
+	pk->l2_len = ETH_HLEN;
+	type = rd16(f + 12);
+	if (type == ETH_P_8021Q) {
+		if (len < ETH_HLEN + VLAN_HLEN)
+			return DP_CLASS_OTHER;
+		type = rd16(f + 16);
+		pk->l2_len += VLAN_HLEN;
+	}
+	l3 = f + pk->l2_len;
+	if (type == ETH_P_IPV4) {
+		uint16_t total;
+
+		if (len < (size_t)pk->l2_len + IPV4_HLEN || (l3[0] >> 4) != 4) {
+			*why = DP_CR_TRUNCATED;
+			return DP_CLASS_OTHER;
+		}
+		if ((l3[0] & 0x0f) != 5) {
+			*why = DP_CR_IP_OPTIONS;
+			return DP_CLASS_OTHER;
+		}
+		if (rd16(l3 + 6) & 0x3fff) {	/* MF or an offset */
+			*why = DP_CR_FRAGMENT;
+			return DP_CLASS_OTHER;
+		}
+		if (l3[9] != IPPROTO_UDP_) {
+			*why = DP_CR_NOT_UDP;
+			return DP_CLASS_OTHER;
+		}
+		total = rd16(l3 + 2);
+		if (total < IPV4_HLEN + UDP_HLEN || total > len - pk->l2_len) {
+			*why = DP_CR_TRUNCATED;
+			return DP_CLASS_OTHER;
+		}
+		if (dp_csum_fold(dp_csum_add(0, l3, IPV4_HLEN)) != 0xffff) {
+			*why = DP_CR_BAD_CHECKSUM;
+			return DP_CLASS_OTHER;
+		}
+		pk->family = 4;
+		pk->l4_off = (uint16_t)(pk->l2_len + IPV4_HLEN);
+		ip_payload = (uint16_t)(total - IPV4_HLEN);
+	} else if (type == ETH_P_IPV6) {
+		if (len < (size_t)pk->l2_len + IPV6_HLEN || (l3[0] >> 4) != 6) {
+			*why = DP_CR_TRUNCATED;
+			return DP_CLASS_OTHER;
+		}
+		if (l3[6] != IPPROTO_UDP_) {
+			/* extension headers, or not UDP: the kernel's */
+			*why = l3[6] == 0 || l3[6] == 43 || l3[6] == 44 || l3[6] == 60 ?
+				       DP_CR_IP_OPTIONS : DP_CR_NOT_UDP;
+			return DP_CLASS_OTHER;
+		}
+		ip_payload = rd16(l3 + 4);
+		if (ip_payload < UDP_HLEN ||
+		    ip_payload > len - pk->l2_len - IPV6_HLEN) {
+			*why = DP_CR_TRUNCATED;
+			return DP_CLASS_OTHER;
+		}
+		pk->family = 6;
+		pk->l4_off = (uint16_t)(pk->l2_len + IPV6_HLEN);
+	} else {
+		return DP_CLASS_OTHER;
+	}
+	udp = f + pk->l4_off;
+	if (rd16(udp + 2) != stun_port) {
+		*why = DP_CR_OTHER_PORT;
+		return DP_CLASS_OTHER;
+	}
+	udp_len = rd16(udp + 4);
+	if (udp_len != ip_payload) {
+		*why = DP_CR_TRUNCATED;
+		return DP_CLASS_BAD;
+	}
+	/* IPv4 may omit the UDP checksum (0); IPv6 may not */
+	if (!l4_cksum_ok && (pk->family == 6 || rd16(udp + 6) != 0) &&
+	    udp_sum(f, pk, udp_len) != 0xffff) {
+		*why = DP_CR_BAD_CHECKSUM;
+		return DP_CLASS_BAD;
+	}
+	pk->payload_len = (uint16_t)(udp_len - UDP_HLEN);
+	*why = DP_CR_STUN;
+	return DP_CLASS_STUN;
+}
+
+static void
+swap(uint8_t *a, uint8_t *b, size_t n)
+{
+	uint8_t t[16];
+
+	memcpy(t, a, n);
+	memcpy(a, b, n);
+	memcpy(b, t, n);
+}
+
+size_t
+dp_stun_reply(uint8_t *f, const struct dp_pkt *pk,
+	      const uint8_t txid[STUN_TXID_LEN])
+{
+	uint8_t *l3 = f + pk->l2_len, *udp = f + pk->l4_off;
+	uint8_t src[16];
+	uint16_t sport = rd16(udp), resp, udp_len;
+	uint32_t sum;
+
+	swap(f, f + 6, 6);
+	if (pk->family == 4) {
+		memcpy(src, l3 + 12, 4);
+		swap(l3 + 12, l3 + 16, 4);
+		resp = (uint16_t)stun_build_response(udp + UDP_HLEN, txid,
+						     STUN_FAMILY_IPV4, src, sport);
+		udp_len = (uint16_t)(UDP_HLEN + resp);
+		wr16(l3 + 2, (uint16_t)(IPV4_HLEN + udp_len));
+		l3[8] = REPLY_TTL;
+		wr16(l3 + 10, 0);
+		wr16(l3 + 10, (uint16_t)~dp_csum_fold(dp_csum_add(0, l3, IPV4_HLEN)));
+	} else {
+		memcpy(src, l3 + 8, 16);
+		swap(l3 + 8, l3 + 24, 16);
+		resp = (uint16_t)stun_build_response(udp + UDP_HLEN, txid,
+						     STUN_FAMILY_IPV6, src, sport);
+		udp_len = (uint16_t)(UDP_HLEN + resp);
+		wr16(l3 + 4, udp_len);
+		l3[7] = REPLY_TTL;
+	}
+	swap(udp, udp + 2, 2);
+	wr16(udp + 4, udp_len);
+	wr16(udp + 6, 0);
+	sum = (uint16_t)~udp_sum(f, pk, udp_len);
+	/* a computed 0 is sent as all ones (RFC 768) */
+	wr16(udp + 6, sum ? (uint16_t)sum : 0xffff);
+	return (size_t)pk->l4_off + udp_len;
+}
+
+const char *
+dp_class_reason_name(enum dp_class_reason r)
+{
+	static const char *const names[DP_CR_NB] = {
+		[DP_CR_STUN] = "stun",
+		[DP_CR_NOT_IP] = "not_ip",
+		[DP_CR_IP_OPTIONS] = "ip_options",
+		[DP_CR_FRAGMENT] = "fragment",
+		[DP_CR_NOT_UDP] = "not_udp",
+		[DP_CR_OTHER_PORT] = "other_port",
+		[DP_CR_TRUNCATED] = "truncated",
+		[DP_CR_BAD_CHECKSUM] = "bad_checksum",
+	};
+
+	return (unsigned int)r < DP_CR_NB ? names[r] : "unknown";
+}

@@ -1,0 +1,15 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The kernel side of the exclusive-mode exception path: the interface the
+ * exception PMD created gets the port's address and is brought up, so
+ * the kernel answers ARP/NDP and ICMP for it and the TLS thread's sockets
+ * work through it unchanged. Startup only (ioctl).
+ */
+#ifndef DERPER_DATAPLANE_EXCEPTION_H
+#define DERPER_DATAPLANE_EXCEPTION_H
+
+/* Assign `cidr` ("198.18.0.1/24" or "2001:db8::1/64") to `iface` and set
+ * it up. Returns 0 or -errno (cause logged). */
+int dp_exception_iface_up(const char *iface, const char *cidr);
+
+#endif /* DERPER_DATAPLANE_EXCEPTION_H */

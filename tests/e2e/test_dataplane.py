@@ -1,0 +1,126 @@
+# SPDX-License-Identifier: BSD-3-Clause
+"""The relay on a DPDK port in the test topology (tests/topology), in both
+port modes: STUN answered by the poll loop (coturn's turnutils_stunclient
+and Tailscale's request through derpprobe), DERP over TLS reaching the
+relay (directly in shared mode, through the exception path in exclusive
+mode), garbage ignored while answering goes on, counters through DPDK
+telemetry."""
+import os
+import re
+import socket
+import struct
+import subprocess
+import sys
+import unittest
+import zlib
+
+sys.path.insert(0, os.path.dirname(__file__))
+from relay import BIN, Relay  # noqa: E402
+
+TOPO = os.path.join(os.path.dirname(__file__), "..", "topology")
+PROBE = os.environ.get("DERPPROBE_BIN", os.path.join(os.path.dirname(BIN), "derpprobe"))
+
+
+def tailscale_request(txid):
+    body = struct.pack(">HHI", 1, 20, 0x2112A442) + txid + struct.pack(">HH", 0x8022, 8) + b"tailnode"
+    fp = (zlib.crc32(body) ^ 0x5354554E) & 0xFFFFFFFF
+    return body + struct.pack(">HHI", 0x8028, 4, fp)
+
+
+class DataplaneTest(unittest.TestCase):
+    MODE = None
+    NET = None
+
+    def setUp(self):
+        if self.MODE is None:
+            self.skipTest("base class")
+        self.name = "dp%s" % self.MODE[0]
+        self.n = self.NET
+        subprocess.run([TOPO, "up", self.name, str(self.n), self.MODE], check=True,
+                       capture_output=True)
+        self.addCleanup(subprocess.run, [TOPO, "down", self.name], capture_output=True)
+        self.srv_if = self.name[:10] + "-s"
+        self.srv = "198.18.%d.1" % self.n
+        conf = ('dataplane: { eal = [ "--file-prefix=%s" ];\n'
+                '  ports = ( { device = "net_af_packet0,iface=%s,framecnt=4096"; mode = "%s";'
+                ' address = "%s/24"; exception_iface = "%sk"; } ); };\n'
+                % (self.name, self.srv_if, self.MODE, self.srv, self.name))
+        self.relay = Relay(conf=conf, netns=self.name + "-srv", listen=":0")
+        self.addCleanup(self.relay.cleanup)
+
+    def cli(self, *cmd, timeout=30):
+        return subprocess.run(["ip", "netns", "exec", self.name + "-cli"] + list(cmd),
+                              capture_output=True, text=True, timeout=timeout)
+
+    def test_turnutils_stunclient(self):
+        r = self.cli("turnutils_stunclient", self.srv)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertRegex(r.stdout, r"UDP reflexive addr: 198\.18\.%d\.2:\d+" % self.n)
+
+    def test_derpprobe_relay_and_tailscale_stun(self):
+        r = self.cli(PROBE, "--insecure", "--count", "20", "--stun", self.srv + ":3478",
+                     "https://%s:%d/derp" % (self.srv, self.relay.port), timeout=60)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("stun: %s:3478 answered: you are 198.18.%d.2:" % (self.srv, self.n), r.stdout)
+        self.assertIn("derpprobe: OK", r.stdout)
+
+    def test_garbage_ignored_answering_continues(self):
+        script = r'''
+import os, socket, struct, sys, zlib
+sys.path.insert(0, %r)
+from test_dataplane import tailscale_request
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(0.5)
+dst = (%r, 3478)
+good = tailscale_request(b"abcdefghijkl")
+junk = [b"", b"x", good[:19], good[:30], b"\xff" * 40, good[:4] + b"\x21\x12\xa4\x43" + good[8:],
+        good[:-1] + bytes([good[-1] ^ 1]), b"\x00\x11" + good[2:], os.urandom(1400)]
+for j in junk:
+    s.sendto(j, dst)
+    try:
+        s.recvfrom(2048)
+        print("answered junk", j[:8].hex())
+        sys.exit(1)
+    except socket.timeout:
+        pass
+s.sendto(good, dst)
+data, _ = s.recvfrom(2048)
+assert data[:2] == b"\x01\x01" and data[8:20] == b"abcdefghijkl", data.hex()
+print("ok")
+''' % (os.path.dirname(os.path.abspath(__file__)), self.srv)
+        r = self.cli("/usr/bin/python3", "-c", script)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("ok", r.stdout)
+        stats = self.relay.telemetry("/derper/stats")
+        self.assertGreaterEqual(stats["stun_answered"], 1)
+        self.assertGreaterEqual(stats["stun_drop_bad_fingerprint"] + stats["class_bad_checksum"], 1)
+        self.assertGreaterEqual(stats["stun_drop_short"] + stats["class_truncated"], 1)
+        self.assertGreaterEqual(stats["stun_drop_not_stun"], 1)
+        self.assertGreaterEqual(stats["stun_drop_not_binding"], 1)
+
+    def tearDown(self):
+        if self.relay.proc and self.relay.proc.poll() is None:
+            self.assertEqual(self.relay.stop(), 0)
+            self.relay.assert_clean()
+
+
+class SharedMode(DataplaneTest):
+    MODE = "shared"
+    NET = 10
+
+
+class ExclusiveMode(DataplaneTest):
+    MODE = "exclusive"
+    NET = 11
+
+    def test_exception_path_carries_tcp(self):
+        r = self.cli("curl", "-sk", "-o", "/dev/null", "-w", "%{http_code}",
+                     "https://%s:%d/derp/probe" % (self.srv, self.relay.port))
+        self.assertEqual(r.stdout, "200", r.stderr)
+        stats = self.relay.telemetry("/derper/stats")
+        self.assertGreater(stats["exception_in"], 0)
+        self.assertGreater(stats["exception_out"], 0)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)

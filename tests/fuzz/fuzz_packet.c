@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The packet classifier with the STUN parser behind it, as the poll loop
+ * runs them: any frame in; an accepted request must become a reply whose
+ * length fits what the loop allows and which classifies again as UDP from
+ * the STUN port.
+ */
+#include <stdint.h>
+#include <string.h>
+
+#include "dataplane/classify.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static uint8_t frame[2048 + 64];
+	uint8_t txid[12];
+	struct dp_pkt pk;
+	enum dp_class_reason why;
+	size_t len;
+
+	if (size > 2048)
+		return 0;
+	memcpy(frame, data, size);
+	if (dp_classify(frame, size, 3478, false, &pk, &why) != DP_CLASS_STUN)
+		return 0;
+	if (stun_parse_request(frame + pk.l4_off + 8, pk.payload_len, false, txid) != STUN_OK)
+		return 0;
+	len = dp_stun_reply(frame, &pk, txid);
+	if (len > size + 64 || len < pk.l4_off + 8u + 32u)
+		__builtin_trap();
+	/* the reply comes from port 3478: classified for 3478 it is "other" */
+	if (dp_classify(frame, len, 3478, false, &pk, &why) == DP_CLASS_STUN)
+		__builtin_trap();
+	return 0;
+}
