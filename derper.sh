@@ -41,7 +41,7 @@ build() {
 
 cmd_run() {
 	deps
-	build build -Dbuildtype=release -Dtests=false
+	build build -Dbuildtype=release -Db_lto=true -Dtests=false
 	mkdir -p .run
 	# the quick start's "NIC": a veth pair, this side in the root namespace,
 	# the client side in netns derp-cli (198.18.0.0/24, test addresses)
@@ -72,7 +72,7 @@ cmd_test() {
 case "${1:-}" in
 run) shift; cmd_run "$@" ;;
 test) shift; cmd_test "$@" ;;
-build) deps; build build -Dbuildtype=release ;;
+build) deps; build build -Dbuildtype=release -Db_lto=true ;;
 deps) deps ;;
 *) sed -n '3,9p' "$0"; exit 2 ;;
 esac

@@ -3,6 +3,7 @@
  * A flat list of early exits, every length checked before the bytes it
  * covers are read; the order is the order of the headers.
  */
+#include <arpa/inet.h>
 #include <string.h>
 
 #include "dataplane/classify.h"
@@ -33,16 +34,66 @@ wr16(uint8_t *p, uint16_t v)
 	p[1] = (uint8_t)v;
 }
 
+/*
+ * RFC 1071 sums in native byte order: a ones' complement sum is the same
+ * in either byte order up to a swap (RFC 1071 §2(B)), so words are added
+ * as they lie in memory and the folded complement is stored back as is.
+ * Constants in host order go in through htons().
+ */
+static inline uint64_t
+nsum(const uint8_t *p, size_t n)
+{
+	uint64_t acc = 0, carry = 0, w;
+	uint32_t v;
+	size_t i = 0;
+
+	/* eight bytes at a time; the carries out of bit 63 wrap around */
+	for (; i + 8 <= n; i += 8) {
+		memcpy(&w, p + i, 8);
+		acc += w;
+		carry += acc < w;
+	}
+	acc = (acc & 0xffffffffu) + (acc >> 32) + carry;
+	if (i + 4 <= n) {
+		memcpy(&v, p + i, 4);
+		acc += v;
+		i += 4;
+	}
+	if (i + 2 <= n) {
+		uint16_t h;
+
+		memcpy(&h, p + i, 2);
+		acc += h;
+		i += 2;
+	}
+	if (i < n) {
+		uint16_t h = 0;
+
+		memcpy(&h, p + i, 1);	/* the high byte of a network word */
+		acc += h;
+	}
+	return acc;
+}
+
+static inline uint16_t
+nfold(uint64_t acc)
+{
+	acc = (acc & 0xffffffffu) + (acc >> 32);
+	acc = (acc & 0xffff) + (acc >> 16);
+	acc = (acc & 0xffff) + (acc >> 16);
+	return (uint16_t)((acc & 0xffff) + (acc >> 16));
+}
+
+static inline uint16_t
+nbe16(uint16_t v)
+{
+	return htons(v);
+}
+
 uint32_t
 dp_csum_add(uint32_t sum, const uint8_t *p, size_t n)
 {
-	size_t i;
-
-	for (i = 0; i + 1 < n; i += 2)
-		sum += (uint32_t)(p[i] << 8 | p[i + 1]);
-	if (i < n)
-		sum += (uint32_t)p[i] << 8;
-	return sum;
+	return sum + ntohs(nfold(nsum(p, n)));
 }
 
 uint16_t
@@ -53,25 +104,37 @@ dp_csum_fold(uint32_t sum)
 	return (uint16_t)sum;
 }
 
-/* UDP checksum over the pseudo-header and the datagram (checksum field
- * included: a correct datagram sums to 0xffff). */
+/* Sum of the pseudo-header's addresses, native. */
+static inline uint64_t
+pseudo_addrs(const uint8_t *frame, const struct dp_pkt *pk)
+{
+	const uint8_t *l3 = frame + pk->l2_len;
+
+	return pk->family == 4 ? nsum(l3 + 12, 8) : nsum(l3 + 8, 32);
+}
+
+/* Full UDP sum (pseudo-header included), native and folded: a correct
+ * datagram gives 0xffff. */
 static uint16_t
 udp_sum(const uint8_t *frame, const struct dp_pkt *pk, uint16_t udp_len)
 {
-	const uint8_t *l3 = frame + pk->l2_len, *udp = frame + pk->l4_off;
-	uint32_t sum = 0;
+	return nfold(pseudo_addrs(frame, pk) + nbe16(IPPROTO_UDP_) +
+		     nbe16(udp_len) + nsum(frame + pk->l4_off, udp_len));
+}
 
-	if (pk->family == 4)
-		sum = dp_csum_add(sum, l3 + 12, 8);
-	else
-		sum = dp_csum_add(sum, l3 + 8, 32);
-	sum += IPPROTO_UDP_ + udp_len;
-	sum = dp_csum_add(sum, udp, udp_len);
-	return dp_csum_fold(sum);
+bool
+dp_udp_checksum_ok(const uint8_t *f, const struct dp_pkt *pk)
+{
+	const uint8_t *udp = f + pk->l4_off;
+
+	/* IPv4 may omit the UDP checksum (0); IPv6 may not */
+	if (pk->family == 4 && udp[6] == 0 && udp[7] == 0)
+		return true;
+	return udp_sum(f, pk, (uint16_t)(pk->payload_len + UDP_HLEN)) == 0xffff;
 }
 
 enum dp_class
-dp_classify(const uint8_t *f, size_t len, uint16_t stun_port, bool l4_cksum_ok,
+dp_classify(const uint8_t *f, size_t len, uint16_t stun_port, bool skip_l4_cksum,
 	    struct dp_pkt *pk, enum dp_class_reason *why)
 {
 	uint16_t type, udp_len, ip_payload;
@@ -113,7 +176,7 @@ dp_classify(const uint8_t *f, size_t len, uint16_t stun_port, bool l4_cksum_ok,
 			*why = DP_CR_TRUNCATED;
 			return DP_CLASS_OTHER;
 		}
-		if (dp_csum_fold(dp_csum_add(0, l3, IPV4_HLEN)) != 0xffff) {
+		if (nfold(nsum(l3, IPV4_HLEN)) != 0xffff) {
 			*why = DP_CR_BAD_CHECKSUM;
 			return DP_CLASS_OTHER;
 		}
@@ -152,13 +215,11 @@ dp_classify(const uint8_t *f, size_t len, uint16_t stun_port, bool l4_cksum_ok,
 		*why = DP_CR_TRUNCATED;
 		return DP_CLASS_BAD;
 	}
-	/* IPv4 may omit the UDP checksum (0); IPv6 may not */
-	if (!l4_cksum_ok && (pk->family == 6 || rd16(udp + 6) != 0) &&
-	    udp_sum(f, pk, udp_len) != 0xffff) {
+	pk->payload_len = (uint16_t)(udp_len - UDP_HLEN);
+	if (!skip_l4_cksum && !dp_udp_checksum_ok(f, pk)) {
 		*why = DP_CR_BAD_CHECKSUM;
 		return DP_CLASS_BAD;
 	}
-	pk->payload_len = (uint16_t)(udp_len - UDP_HLEN);
 	*why = DP_CR_STUN;
 	return DP_CLASS_STUN;
 }
@@ -179,8 +240,7 @@ dp_stun_reply(uint8_t *f, const struct dp_pkt *pk,
 {
 	uint8_t *l3 = f + pk->l2_len, *udp = f + pk->l4_off;
 	uint8_t src[16];
-	uint16_t sport = rd16(udp), resp, udp_len;
-	uint32_t sum;
+	uint16_t sport = rd16(udp), resp, udp_len, ck;
 
 	swap(f, f + 6, 6);
 	if (pk->family == 4) {
@@ -192,7 +252,8 @@ dp_stun_reply(uint8_t *f, const struct dp_pkt *pk,
 		wr16(l3 + 2, (uint16_t)(IPV4_HLEN + udp_len));
 		l3[8] = REPLY_TTL;
 		wr16(l3 + 10, 0);
-		wr16(l3 + 10, (uint16_t)~dp_csum_fold(dp_csum_add(0, l3, IPV4_HLEN)));
+		ck = (uint16_t)~nfold(nsum(l3, IPV4_HLEN));
+		memcpy(l3 + 10, &ck, 2);
 	} else {
 		memcpy(src, l3 + 8, 16);
 		swap(l3 + 8, l3 + 24, 16);
@@ -205,9 +266,11 @@ dp_stun_reply(uint8_t *f, const struct dp_pkt *pk,
 	swap(udp, udp + 2, 2);
 	wr16(udp + 4, udp_len);
 	wr16(udp + 6, 0);
-	sum = (uint16_t)~udp_sum(f, pk, udp_len);
+	ck = (uint16_t)~udp_sum(f, pk, udp_len);
 	/* a computed 0 is sent as all ones (RFC 768) */
-	wr16(udp + 6, sum ? (uint16_t)sum : 0xffff);
+	if (ck == 0)
+		ck = 0xffff;
+	memcpy(udp + 6, &ck, 2);
 	return (size_t)pk->l4_off + udp_len;
 }
 

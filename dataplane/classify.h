@@ -47,10 +47,15 @@ struct dp_pkt {
 };
 
 /* Classify `frame` of `len` bytes for UDP port `stun_port` (host order).
- * `l4_cksum_ok` skips the UDP checksum when the NIC verified it. */
+ * `skip_l4_cksum` leaves the UDP checksum to the caller (the NIC verified
+ * it, or dp_udp_checksum_ok() runs later). */
 enum dp_class dp_classify(const uint8_t *frame, size_t len, uint16_t stun_port,
-			  bool l4_cksum_ok, struct dp_pkt *pk,
+			  bool skip_l4_cksum, struct dp_pkt *pk,
 			  enum dp_class_reason *why);
+
+/* Does the UDP checksum of a classified frame verify (0 = none is fine
+ * for IPv4)? */
+bool dp_udp_checksum_ok(const uint8_t *frame, const struct dp_pkt *pk);
 
 /*
  * Turn a classified Binding Request into the Binding Success, in place:

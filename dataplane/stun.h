@@ -64,6 +64,13 @@ enum stun_verdict stun_parse_request(const uint8_t *p, size_t len,
 				     bool tailscale_only,
 				     uint8_t txid[STUN_TXID_LEN]);
 
+/* As stun_parse_request(); *fingerprinted tells whether the request
+ * carried a FINGERPRINT (then verified: CRC-32 over the whole message). */
+enum stun_verdict stun_parse_request_fp(const uint8_t *p, size_t len,
+					bool tailscale_only,
+					uint8_t txid[STUN_TXID_LEN],
+					bool *fingerprinted);
+
 /*
  * Write a Binding Success with one XOR-MAPPED-ADDRESS for addr:port (addr
  * is 4 bytes for STUN_FAMILY_IPV4, 16 for IPV6; port in host order).
@@ -74,6 +81,10 @@ size_t stun_build_response(uint8_t *out, const uint8_t txid[STUN_TXID_LEN],
 
 /* CRC-32 (IEEE 802.3), as used by FINGERPRINT. */
 uint32_t stun_crc32(const uint8_t *p, size_t n);
+
+/* CRC-32 of the first 32 bytes of a request laid out as Tailscale's
+ * (header with length 20, SOFTWARE "tailnode"): only the id is read. */
+uint32_t stun_crc32_tailscale(const uint8_t *p);
 
 /* The 40-byte request Tailscale clients send (SOFTWARE "tailnode",
  * FINGERPRINT). Returns 40. */

@@ -52,17 +52,31 @@ dp_wire_flush(struct dp_lcore *lc)
 	}
 }
 
-/* A STUN-classified frame: answer it in place, or drop with a reason. */
+/*
+ * A STUN-classified frame: answer it in place, or drop with a reason.
+ * The UDP checksum is verified here, after the STUN message, and skipped
+ * for IPv4 when the message carried a valid FINGERPRINT: a CRC-32 over
+ * the same bytes is the stronger check, and the addresses are covered by
+ * the IPv4 header checksum already verified. IPv6 is always verified.
+ */
 static void
 answer(struct dp_lcore *lc, const struct dp_rxq *q, struct rte_mbuf *m,
-       uint8_t *frame, const struct dp_pkt *pk)
+       uint8_t *frame, const struct dp_pkt *pk, bool l4_ok)
 {
 	uint8_t txid[STUN_TXID_LEN];
 	enum stun_verdict v;
+	bool fingerprinted;
 	size_t len;
 
-	v = stun_parse_request(frame + pk->l4_off + 8, pk->payload_len,
-			       lc->tailscale_only, txid);
+	v = stun_parse_request_fp(frame + pk->l4_off + 8, pk->payload_len,
+				  lc->tailscale_only, txid, &fingerprinted);
+	if (!l4_ok && !(fingerprinted && pk->family == 4) &&
+	    unlikely(!dp_udp_checksum_ok(frame, pk))) {
+		DP_COUNT(&lc->cnt, classes[DP_CR_BAD_CHECKSUM], 1);
+		rte_pktmbuf_free(m);
+		return;
+	}
+	DP_COUNT(&lc->cnt, classes[DP_CR_STUN], 1);
 	if (unlikely(v != STUN_OK)) {
 		DP_COUNT(&lc->cnt, stun_drops[v], 1);
 		rte_pktmbuf_free(m);
@@ -112,16 +126,18 @@ dp_wire_handle(struct dp_lcore *lc, const struct dp_rxq *q,
 
 		if (i + 1 < n)
 			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
-		cls = dp_classify(frame, m->data_len, lc->stun_port, l4_ok, &pk, &why);
-		DP_COUNT(&lc->cnt, classes[why], 1);
+		cls = dp_classify(frame, m->data_len, lc->stun_port, true, &pk, &why);
 		if (cls == DP_CLASS_STUN && lc->stun_enabled) {
 			if (unlikely(m->nb_segs > 1)) {
 				DP_COUNT(&lc->cnt, stun_multiseg, 1);
 				rte_pktmbuf_free(m);
 				continue;
 			}
-			answer(lc, q, m, frame, &pk);
-		} else if (cls == DP_CLASS_BAD) {
+			answer(lc, q, m, frame, &pk, l4_ok);	/* counts its class */
+			continue;
+		}
+		DP_COUNT(&lc->cnt, classes[why], 1);
+		if (cls == DP_CLASS_BAD) {
 			rte_pktmbuf_free(m);
 		} else if (q->out_port != DP_NO_PORT) {
 			DP_COUNT(&lc->cnt, exc_in, 1);

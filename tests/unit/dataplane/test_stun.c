@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* STUN codec against RFC 5769 and the vectors of derp-protocol.md §9. */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "dataplane/stun.h"
@@ -188,7 +189,23 @@ test_negatives(void)
 	CU_ASSERT_STRING_EQUAL(stun_verdict_name(STUN_DROP_BAD_FINGERPRINT), "bad_fingerprint");
 }
 
+/* The table-driven CRC of Tailscale's layout equals the generic one. */
+static void
+test_tailscale_crc_tables(void)
+{
+	uint8_t req[40], id[12];
+
+	srand(7);
+	for (int i = 0; i < 2000; i++) {
+		for (int b = 0; b < 12; b++)
+			id[b] = (uint8_t)rand();
+		stun_build_tailscale_request(req, id);
+		CU_ASSERT_EQUAL(stun_crc32_tailscale(req), stun_crc32(req, 32));
+	}
+}
+
 static CU_TestInfo tests[] = {
+	{"Tailscale CRC tables", test_tailscale_crc_tables},
 	{"CRC-32 and FINGERPRINT", test_fingerprint_crc},
 	{"RFC 5769 request", test_rfc5769_request},
 	{"RFC 5769 IPv4 response", test_rfc5769_response_parse},
