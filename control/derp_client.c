@@ -464,6 +464,28 @@ derp_client_tls_version(const struct derp_client *c)
 	return c->ssl ? SSL_get_version(c->ssl) : "none";
 }
 
+int
+derp_client_fd(const struct derp_client *c)
+{
+	return c->fd;
+}
+
+void *
+derp_client_ssl(const struct derp_client *c)
+{
+	return c->ssl;
+}
+
+size_t
+derp_client_take_buffered(struct derp_client *c, uint8_t *out, size_t cap)
+{
+	size_t n = c->len < cap ? c->len : cap;
+
+	memcpy(out, c->buf, n);
+	consume(c, n);
+	return n;
+}
+
 void
 derp_client_close(struct derp_client *c)
 {

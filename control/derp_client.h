@@ -45,4 +45,11 @@ int derp_client_read(struct derp_client *c, uint8_t *type, uint8_t *buf,
 
 void derp_client_close(struct derp_client *c);
 
+/* For load generators that drive many clients from one poll loop: the
+ * socket, the SSL object (NULL on plain HTTP) and bytes already read
+ * past the handshake (consumed by this call). */
+int derp_client_fd(const struct derp_client *c);
+void *derp_client_ssl(const struct derp_client *c);
+size_t derp_client_take_buffered(struct derp_client *c, uint8_t *out, size_t cap);
+
 #endif /* DERPER_CONTROL_DERP_CLIENT_H */

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 #include <errno.h>
+#include <malloc.h>
 #include <sched.h>
 #include <sys/resource.h>
 #include <stdio.h>
@@ -61,7 +62,13 @@ raise_fd_limit(void)
 static void
 serve(void)
 {
+	unsigned int ticks = 0;
+
 	for (;;) {
+		/* TLS handshakes allocate and free tens of KiB each; give the
+		 * freed pages back so an idle relay's RSS is its live state */
+		if (++ticks % 10 == 0)
+			malloc_trim(0);
 		switch (ctl_signals_wait(1000)) {
 		case CTL_SIG_QUIT:
 			return;

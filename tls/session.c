@@ -35,7 +35,7 @@ enum {
 	READ_BUDGET = 256 << 10,	/* bytes per session per iteration */
 	RBUF_SIZE = 64 << 10,
 	WBUF_SOFT = 64 << 10,		/* stop adding packets beyond this */
-	OUT_KEEP = 4096,		/* keep an output buffer this small */
+	OUT_KEEP = 0,			/* an idle session keeps no output buffer */
 	GONE_MAX = 4096,		/* PeerGone frames pending per session */
 	MESH_WRITE_TIMEOUT_S = 30,
 };

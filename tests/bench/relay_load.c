@@ -1,0 +1,364 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * DERP relay load: N sender/receiver pairs over TLS through one relay,
+ * from one poll loop (non-blocking OpenSSL after a blocking handshake).
+ *
+ *   relay_load HOST PORT MODE PAIRS SIZE ARG SECONDS [RELAY_PID]
+ *     MODE window    each pair keeps at most ARG packets in flight
+ *          rate      ARG packets/s in all, spread over the pairs (open loop)
+ *          pingpong  one pair, A -> B -> A, ARG round trips (RTT)
+ *          idle      ARG idle sessions: the relay's RSS per session
+ *
+ * Prints one line of key=value results. With RELAY_PID, the relay's CPU
+ * time (all threads) over the measured window is divided by the packets
+ * delivered.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/ssl.h>
+
+#include "control/derp_client.h"
+#include "tls/derp_wire.h"
+#include "tls/frame.h"
+
+enum { RBUF = 1 << 18, WBUF = 1 << 18, MAX_CONNS = 20000 };
+
+struct conn {
+	struct derp_client *c;
+	SSL *ssl;
+	int fd;
+	uint8_t *r;		/* read buffer */
+	size_t rlen;
+	uint8_t *w;		/* frames not yet written */
+	size_t wlen;
+	int peer;		/* index of the other end of the pair */
+	uint64_t sent, recv;
+};
+
+static struct conn *conns;
+static int nb;
+static uint64_t *lat;		/* latency samples, ns */
+static size_t nb_lat, cap_lat;
+
+static uint64_t
+now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static double
+proc_cpu_s(int pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long ut, st;
+	FILE *f;
+
+	if (pid <= 0)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	f = fopen(path, "r");
+	if (!f || !fgets(buf, sizeof(buf), f)) {
+		if (f)
+			fclose(f);
+		return 0;
+	}
+	fclose(f);
+	p = strrchr(buf, ')');
+	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
+		return 0;
+	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+static long
+proc_rss_kb(int pid)
+{
+	char path[64], line[256];
+	long kb = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	f = fopen(path, "r");
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmRSS: %ld", &kb) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return kb;
+}
+
+static void
+queue_packet(struct conn *s, const uint8_t *dst, size_t size, uint64_t stamp)
+{
+	uint8_t *p;
+
+	if (s->wlen + DERP_FRAME_HEADER_LEN + DERP_KEY_LEN + size > WBUF)
+		return;
+	p = s->w + s->wlen;
+	derp_put_header(p, DERP_FRAME_SEND_PACKET, (uint32_t)(DERP_KEY_LEN + size));
+	memcpy(p + 5, dst, DERP_KEY_LEN);
+	memset(p + 37, 0xab, size);
+	if (size >= 8)
+		memcpy(p + 37, &stamp, 8);
+	s->wlen += DERP_FRAME_HEADER_LEN + DERP_KEY_LEN + size;
+	s->sent++;
+}
+
+static int
+flush(struct conn *s)
+{
+	while (s->wlen) {
+		size_t n = 0;
+		int r = SSL_write_ex(s->ssl, s->w, s->wlen, &n);
+
+		if (r != 1) {
+			int e = SSL_get_error(s->ssl, r);
+
+			return e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ ? 0 : -1;
+		}
+		memmove(s->w, s->w + n, s->wlen - n);
+		s->wlen -= n;
+	}
+	return 0;
+}
+
+static void
+sample(uint64_t v)
+{
+	if (nb_lat == cap_lat) {
+		cap_lat = cap_lat ? cap_lat * 2 : 1 << 16;
+		lat = realloc(lat, cap_lat * sizeof(*lat));
+	}
+	lat[nb_lat++] = v;
+}
+
+/* Read what is there; count RecvPackets; answer pings. Returns packets. */
+static int
+drain(struct conn *c, bool echo)
+{
+	int got = 0;
+
+	for (;;) {
+		size_t n = 0;
+		int r = SSL_read_ex(c->ssl, c->r + c->rlen, RBUF - c->rlen, &n);
+		size_t off = 0;
+
+		if (r != 1) {
+			int e = SSL_get_error(c->ssl, r);
+
+			return e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE ? got : -1;
+		}
+		c->rlen += n;
+		while (c->rlen - off >= 5) {
+			uint32_t len = (uint32_t)c->r[off + 1] << 24 | (uint32_t)c->r[off + 2] << 16 |
+				       (uint32_t)c->r[off + 3] << 8 | c->r[off + 4];
+			uint8_t type = c->r[off];
+			const uint8_t *pl = c->r + off + 5;
+
+			if (len > RBUF - 5)
+				return -1;
+			if (c->rlen - off < 5 + (size_t)len)
+				break;
+			if (type == DERP_FRAME_RECV_PACKET && len >= 32 + 8) {
+				uint64_t stamp;
+
+				memcpy(&stamp, pl + 32, 8);
+				c->recv++;
+				got++;
+				if (echo)	/* pingpong: send it straight back */
+					queue_packet(c, pl, len - 32, stamp);
+				else
+					sample(now_ns() - stamp);
+			} else if (type == DERP_FRAME_PING && len >= 8) {
+				uint8_t pong[13];
+
+				derp_put_header(pong, DERP_FRAME_PONG, 8);
+				memcpy(pong + 5, pl, 8);
+				if (c->wlen + 13 <= WBUF) {
+					memcpy(c->w + c->wlen, pong, 13);
+					c->wlen += 13;
+				}
+			}
+			off += 5 + len;
+		}
+		memmove(c->r, c->r + off, c->rlen - off);
+		c->rlen -= off;
+	}
+}
+
+static int
+cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static int
+connect_all(const char *host, const char *port, int n)
+{
+	struct derp_client_opts o = {.host = host, .port = port, .sni = "localhost",
+				     .tls = true, .insecure = true, .fast_start = true,
+				     .timeout_ms = 10000};
+	char err[256];
+
+	/* RELAY_PLAIN=1: plain HTTP (a relay without TLS), to measure TLS's share */
+	if (getenv("RELAY_PLAIN"))
+		o.tls = false;
+	conns = calloc((size_t)n, sizeof(*conns));
+	for (int i = 0; i < n; i++) {
+		struct conn *c = &conns[i];
+
+		c->c = derp_client_connect(&o, err, sizeof(err));
+		if (!c->c) {
+			fprintf(stderr, "connect %d: %s\n", i, err);
+			return -1;
+		}
+		c->ssl = derp_client_ssl(c->c);
+		c->fd = derp_client_fd(c->c);
+		c->r = malloc(RBUF);
+		c->w = malloc(WBUF);
+		c->rlen = derp_client_take_buffered(c->c, c->r, RBUF);
+		fcntl(c->fd, F_SETFL, fcntl(c->fd, F_GETFL) | O_NONBLOCK);
+		nb++;
+	}
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *host, *port, *mode;
+	int pairs, pid;
+	size_t size;
+	double arg, secs, cpu0, cpu1;
+	uint64_t t0, end, delivered = 0;
+	struct pollfd *pfd;
+	bool pingpong, window, rate_mode;
+
+	if (argc < 8) {
+		fprintf(stderr, "usage: %s HOST PORT window|rate|pingpong|idle PAIRS SIZE ARG SECONDS [PID]\n",
+			argv[0]);
+		return 2;
+	}
+	host = argv[1];
+	port = argv[2];
+	mode = argv[3];
+	pairs = atoi(argv[4]);
+	size = (size_t)atol(argv[5]);
+	arg = atof(argv[6]);
+	secs = atof(argv[7]);
+	pid = argc > 8 ? atoi(argv[8]) : 0;
+	pingpong = strcmp(mode, "pingpong") == 0;
+	window = strcmp(mode, "window") == 0;
+	rate_mode = strcmp(mode, "rate") == 0;
+	if (size < 8)
+		size = 8;
+
+	if (strcmp(mode, "idle") == 0) {
+		long before = proc_rss_kb(pid), after;
+		int n = (int)arg;
+
+		if (connect_all(host, port, n))
+			return 1;
+		after = proc_rss_kb(pid);
+		printf("sessions=%d rss_before_kb=%ld rss_after_kb=%ld per_session_kib=%.2f\n", n,
+		       before, after, (double)(after - before) / n);
+		return 0;
+	}
+	if (pingpong)
+		pairs = 1;
+	if (connect_all(host, port, 2 * pairs))
+		return 1;
+	for (int i = 0; i < pairs; i++) {
+		conns[2 * i].peer = 2 * i + 1;
+		conns[2 * i + 1].peer = 2 * i;
+	}
+	pfd = calloc((size_t)nb, sizeof(*pfd));
+	cpu0 = proc_cpu_s(pid);
+	t0 = now_ns();
+	end = t0 + (uint64_t)(secs * 1e9);
+	{
+		uint64_t budget = 0;	/* rate mode: packets allowed so far */
+		int rr = 0;
+		uint64_t rt_sent = 0, rt_start = 0;
+
+		while (now_ns() < end) {
+			uint64_t t = now_ns();
+
+			if (pingpong) {
+				struct conn *a = &conns[0];
+
+				if (a->sent == a->recv && (double)rt_sent < arg) {
+					rt_start = t;
+					queue_packet(a, derp_client_pub(conns[1].c), size, t);
+					rt_sent++;
+				}
+			} else if (window) {
+				for (int i = 0; i < pairs; i++) {
+					struct conn *s = &conns[2 * i], *r = &conns[2 * i + 1];
+
+					while (s->sent - r->recv < (uint64_t)arg &&
+					       s->wlen + 37 + size <= WBUF)
+						queue_packet(s, derp_client_pub(r->c), size, t);
+				}
+			} else if (rate_mode) {
+				uint64_t allowed = (uint64_t)(arg * (double)(t - t0) / 1e9);
+
+				for (; budget < allowed; budget++, rr = (rr + 1) % pairs) {
+					struct conn *s = &conns[2 * rr], *r = &conns[2 * rr + 1];
+
+					queue_packet(s, derp_client_pub(r->c), size, t);
+				}
+			}
+			for (int i = 0; i < nb; i++) {
+				if (flush(&conns[i])) {
+					fprintf(stderr, "connection %d failed\n", i);
+					return 1;
+				}
+				pfd[i] = (struct pollfd){.fd = conns[i].fd,
+							 .events = (short)(POLLIN | (conns[i].wlen ? POLLOUT : 0))};
+			}
+			poll(pfd, (nfds_t)nb, 1);
+			for (int i = 0; i < nb; i++) {
+				int got;
+
+				if (!(pfd[i].revents & (POLLIN | POLLERR | POLLHUP)) &&
+				    !SSL_has_pending(conns[i].ssl))
+					continue;
+				got = drain(&conns[i], pingpong && i == 1);
+				if (got < 0) {
+					fprintf(stderr, "connection %d closed\n", i);
+					return 1;
+				}
+				delivered += (uint64_t)got;
+				if (pingpong && i == 0 && got)
+					sample(now_ns() - rt_start);
+			}
+		}
+	}
+	cpu1 = proc_cpu_s(pid);
+	{
+		double el = (double)(now_ns() - t0) / 1e9;
+		uint64_t pkts = pingpong ? conns[0].recv : delivered;
+
+		qsort(lat, nb_lat, sizeof(*lat), cmp_u64);
+		printf("mode=%s pairs=%d size=%zu arg=%g seconds=%.2f delivered=%llu pps=%.0f "
+		       "MBps=%.2f p50_us=%.1f p99_us=%.1f relay_cpu_us_per_pkt=%.2f\n",
+		       mode, pairs, size, arg, el, (unsigned long long)pkts, pkts / el,
+		       pkts * (double)size / el / 1e6,
+		       nb_lat ? lat[nb_lat / 2] / 1e3 : 0.0,
+		       nb_lat ? lat[(nb_lat * 99) / 100] / 1e3 : 0.0,
+		       pid && pkts ? (cpu1 - cpu0) * 1e6 / (double)pkts : 0.0);
+	}
+	return 0;
+}
