@@ -125,8 +125,13 @@ render(FILE *out, const struct derper_config *cfg, bool example)
 			print_ports(out, cfg, example);
 			continue;
 		}
-		cfg_value_format(k, (const char *)cfg + k->offset, !example,
-				 value, sizeof(value));
+		if (example && k->example) {
+			fprintf(out, "%s# default \"%s\"\n", indent, k->def);
+			snprintf(value, sizeof(value), "\"%s\"", k->example);
+		} else {
+			cfg_value_format(k, (const char *)cfg + k->offset, !example,
+					 value, sizeof(value));
+		}
 		fprintf(out, "%s%s = %s;", indent, leaf, value);
 		if (!example)
 			fprintf(out, "  # %s",
@@ -158,7 +163,8 @@ cfg_print_example(FILE *out)
 		"#\n"
 		"# Generated from the key table in config/schema.c by\n"
 		"#   derper --print-example > config/derper.conf.example\n"
-		"# Every key is shown with its default value. Precedence, highest first:\n"
+		"# Every key is shown with its default value (hostname with an example, as it\n"
+		"# has none). Precedence, highest first:\n"
 		"# command-line flags, DERP_* environment variables, this file, defaults.\n"
 		"# Unknown keys are errors. `derper --check-config --config FILE` checks a file.\n"
 		"# Integers beyond 32 bits need an L suffix (libconfig): 10000000000L.\n");

@@ -47,6 +47,7 @@ struct cfg_key {
 	const char *env;	/* DERP_* variable, or NULL */
 	unsigned int flags;	/* enum cfg_key_flags */
 	const char *help;	/* one line */
+	const char *example;	/* value shown in derper.conf.example, if not def */
 };
 
 /* The table and its length. Thread-safe (const). */

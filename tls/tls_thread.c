@@ -21,7 +21,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <rte_cycles.h>
 #include <rte_lcore.h>
+#include <rte_pause.h>
 #include <rte_mbuf.h>
 #include <rte_ring.h>
 
@@ -89,12 +91,13 @@ backlog_push(struct tls_thread *t, struct rte_mbuf *m)
 }
 
 /* Send the staged messages; SENDs that do not fit are dropped and
- * counted, control messages wait in the backlog. */
-static void
+ * counted, control messages wait in the backlog. Returns how many packets
+ * (SEND) went to the forwarding lcore. */
+static unsigned int
 flush_stage(struct tls_thread *t)
 {
 	struct rte_ring *r = t->link->to_dp;
-	unsigned int sent = 0, n;
+	unsigned int sent = 0, packets = 0, n;
 
 	if (t->nb_backlog) {
 		n = rte_ring_sp_enqueue_burst(r, (void **)t->backlog,
@@ -110,6 +113,8 @@ flush_stage(struct tls_thread *t)
 				  : rte_ring_sp_enqueue_burst(r, (void **)t->stage,
 							      t->nb_stage, NULL);
 		sent += n;
+		for (unsigned int i = 0; i < n; i++)
+			packets += !is_control(t->stage[i]);
 		for (unsigned int i = n; i < t->nb_stage; i++) {
 			if (is_control(t->stage[i])) {
 				backlog_push(t, t->stage[i]);
@@ -122,6 +127,7 @@ flush_stage(struct tls_thread *t)
 	}
 	if (sent)
 		dp_wake_kick(t->link->dp_wake);
+	return packets;
 }
 
 void
@@ -396,6 +402,17 @@ handle_msg(struct tls_thread *t, struct rte_mbuf *m)
 	rte_pktmbuf_free(m);
 }
 
+enum { AWAIT_NS = 20000 };
+
+static void
+await_ring(struct tls_thread *t)
+{
+	uint64_t end = rte_get_tsc_cycles() + rte_get_tsc_hz() / (1000000000ULL / AWAIT_NS);
+
+	while (rte_ring_empty(t->link->from_dp) && rte_get_tsc_cycles() < end)
+		rte_pause();
+}
+
 static unsigned int
 drain_ring(struct tls_thread *t)
 {
@@ -545,7 +562,12 @@ thread_main(void *arg)
 			handle_events(t, ev, n);
 		read_again(t);
 		retry_downs(t);
-		flush_stage(t);
+		/* Packets just went to the forwarding lcore: their deliveries
+		 * come back within microseconds, often to this very thread.
+		 * Wait for them briefly instead of a sleep and a wake-up per
+		 * hop (the largest part of a relayed round trip). */
+		if (flush_stage(t))
+			await_ring(t);
 		drain_ring(t);
 		flush_dirty(t);
 		if (t->now_ms >= t->next_sweep_ms)
