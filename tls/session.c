@@ -916,6 +916,18 @@ build_control(struct tls_thread *t, struct session *s, uint8_t *w)
 		s->ping_sent_ns = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 		s->flags &= ~SF_PING;
 	}
+	if (s->flags & SF_HEALTH) {
+		/* the one problem we report: a connection that no longer gets
+		 * its key's packets because a newer one does (§6.9) */
+		static const char dup[] =
+			"another connection for this node key is active on this DERP server";
+		bool bad = (s->flags & (SF_DUP | SF_ACTIVE)) == SF_DUP;
+
+		n += put_frame(w + n, DERP_FRAME_HEALTH, dup, bad ? sizeof(dup) - 1 : 0,
+			       NULL, 0);
+		s->flags &= ~SF_HEALTH;
+		s->flags = bad ? s->flags | SF_UNHEALTHY : s->flags & ~SF_UNHEALTHY;
+	}
 	if (s->flags & SF_RESTARTING) {
 		uint8_t p[8];
 		uint32_t a = (uint32_t)t->cfg->shutdown.reconnect_in_ms;
@@ -1109,6 +1121,24 @@ session_timers(struct tls_thread *t, struct session *s)
 			s->ping_sent_ns = 0;	/* unanswered: try again next time */
 		s->keepalive_ms = t->now_ms + DERP_KEEPALIVE_MS +
 				  (s->id * 7919u) % DERP_KEEPALIVE_JITTER_MS;
+		session_mark_dirty(t, s);
+	}
+}
+
+void
+session_dup_state(struct tls_thread *t, struct session *s, uint8_t flags)
+{
+	bool bad;
+
+	s->flags &= ~(SF_DUP | SF_ACTIVE | SF_ACTIVE_ASKED);
+	if (flags & DP_DUP_SET)
+		s->flags |= SF_DUP;
+	if (flags & DP_DUP_ACTIVE)
+		s->flags |= SF_ACTIVE;
+	/* tell the client when it stops or starts getting its packets */
+	bad = (s->flags & (SF_DUP | SF_ACTIVE)) == SF_DUP;
+	if (s->state == S_RUN && bad != !!(s->flags & SF_UNHEALTHY)) {
+		s->flags |= SF_HEALTH;
 		session_mark_dirty(t, s);
 	}
 }

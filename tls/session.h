@@ -59,6 +59,8 @@ enum session_flags {
 	SF_CAN_ACK_PINGS = 1 << 15,
 	SF_PKT_DROP = 1 << 16,		/* streaming a SendPacket we dropped */
 	SF_WS_CLOSE_SENT = 1 << 17,
+	SF_HEALTH = 1 << 18,		/* a Health frame is due */
+	SF_UNHEALTHY = 1 << 19,		/* the client was sent a problem */
 };
 
 struct pending_down {
@@ -173,6 +175,7 @@ void session_deliver(struct tls_thread *t, struct rte_mbuf *m);
 void session_peer_gone(struct tls_thread *t, struct session *s,
 		       const uint8_t key[32], uint8_t reason, bool limit);
 void session_start_drain(struct tls_thread *t, struct session *s);
+void session_dup_state(struct tls_thread *t, struct session *s, uint8_t flags);
 
 /* tls_thread.c helpers used by session.c */
 struct session *tls_thread_lookup(struct tls_thread *t, uint32_t id,

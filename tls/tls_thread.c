@@ -377,13 +377,8 @@ handle_msg(struct tls_thread *t, struct rte_mbuf *m)
 	}
 	case DP_MSG_DUP:
 		s = tls_thread_lookup(t, d->id, d->gen);
-		if (s) {
-			s->flags &= ~(SF_DUP | SF_ACTIVE | SF_ACTIVE_ASKED);
-			if (d->flags & DP_DUP_SET)
-				s->flags |= SF_DUP;
-			if (d->flags & DP_DUP_ACTIVE)
-				s->flags |= SF_ACTIVE;
-		}
+		if (s)
+			session_dup_state(t, s, d->flags);
 		break;
 	case DP_MSG_CLOSE:
 		s = tls_thread_lookup(t, d->id, d->gen);

@@ -252,7 +252,7 @@ class Client:
     def read_frame(self):
         return self.conn.read_frame()
 
-    def recv_packet(self, skip=(KEEP_ALIVE, SERVER_KEY, PING)):
+    def recv_packet(self, skip=(KEEP_ALIVE, SERVER_KEY, PING, HEALTH)):
         """The next RecvPacket as (src, data), answering pings."""
         while True:
             ftype, payload = self.conn.read_frame()

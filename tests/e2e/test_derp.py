@@ -68,6 +68,16 @@ class DerpTest(unittest.TestCase):
                 return
             self.assertIn(t, (dc.KEEP_ALIVE, dc.PEER_GONE, dc.RECV_PACKET, dc.PING))
 
+    def frames_until_pong(self, c):
+        """Every frame c receives before the pong of a fresh ping."""
+        c.conn.send_frame(dc.PING, b"frames!!")
+        seen = []
+        while True:
+            t, p = c.read_frame()
+            if t == dc.PONG and p == b"frames!!":
+                return seen
+            seen.append((t, p))
+
     # -- §13 items 1-12: upgrade and handshake --------------------------------
     def test_01_no_upgrade_426(self):
         st, h, body, _ = http(self.port, b"GET /derp HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -267,19 +277,32 @@ class DerpTest(unittest.TestCase):
         self.assert_alive(b2)           # b2's registration is processed
         a.send_packet(b1.pub, b"to-b2")
         self.assertEqual(b2.recv_packet(), (a.pub, b"to-b2"))
+        # b1 is told it no longer gets the key's packets (Health frame)
+        t, p = b1.read_frame()
+        while t in (dc.KEEP_ALIVE, dc.PING):
+            t, p = b1.read_frame()
+        self.assertEqual(t, dc.HEALTH)
+        self.assertIn(b"another connection for this node key", p)
         b1.conn.send_frame(dc.NOTE_PREFERRED, b"\x01")   # b1 speaks
         self.assert_alive(b1)
-        # the ACTIVE notice travels through the dataplane: retry briefly
+        # the ACTIVE notice travels through the dataplane: retry briefly;
+        # b1 is active again, and its problem is cleared (empty Health)
         deadline = time.monotonic() + 5
+        cleared = False
+        b1.conn.sock.settimeout(0.3)
         while True:
             a.send_packet(b1.pub, b"to-b1")
-            b1.conn.sock.settimeout(0.3)
             try:
-                if b1.recv_packet() == (a.pub, b"to-b1"):
+                t, p = b1.read_frame()
+                while t != dc.RECV_PACKET:
+                    cleared |= (t, p) == (dc.HEALTH, b"")
+                    t, p = b1.read_frame()
+                if (p[:32], p[32:]) == (a.pub, b"to-b1"):
                     break
             except (socket.timeout, TimeoutError):
                 self.assertLess(time.monotonic(), deadline, "b1 never became active")
         b1.conn.sock.settimeout(10)
+        self.assertTrue(cleared)
         w = self.client()   # a watcher-free check: b1 leaves, b2 takes over
         b1.close()
         deadline = time.monotonic() + 5
