@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "config/addr.h"
 
@@ -72,6 +73,76 @@ cfg_hostport_split(const char *s, char *host, size_t hostlen, uint16_t *port,
 	}
 	memcpy(host, hs, (size_t)(he - hs));
 	host[he - hs] = '\0';
+	return 0;
+}
+
+/* "name", "name:port", "[v6]:port" into name and port (0 when absent). */
+static int
+mesh_part(const char *s, char *host, size_t hostlen, uint16_t *port,
+	  char *err, size_t errlen)
+{
+	*port = 0;
+	if (strchr(s, ':') || s[0] == '[') {
+		if (cfg_hostport_split(s, host, hostlen, port, err, errlen))
+			return -EINVAL;
+		if (*port == 0) {
+			snprintf(err, errlen, "\"%.60s\": port 0", s);
+			return -EINVAL;
+		}
+	} else {
+		if (strlen(s) >= hostlen) {
+			snprintf(err, errlen, "\"%.60s\": host too long", s);
+			return -EINVAL;
+		}
+		snprintf(host, hostlen, "%s", s);
+	}
+	if (!cfg_is_dns_name(host) && !cfg_is_ip_literal(host)) {
+		snprintf(err, errlen, "\"%.60s\" is not a host name or address", host);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+bool
+cfg_mesh_peer_is_own_name(const char *entry, const char *hostname)
+{
+	size_t n = strcspn(entry, "/");
+
+	return *hostname && strlen(hostname) == n &&
+	       strncasecmp(entry, hostname, n) == 0;
+}
+
+int
+cfg_mesh_peer_parse(const char *entry, struct cfg_mesh_peer *out, char *err,
+		    size_t errlen)
+{
+	char buf[520];
+	const char *slash = strchr(entry, '/');
+	uint16_t hport, dport = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (strlen(entry) >= sizeof(buf)) {
+		snprintf(err, errlen, "entry too long");
+		return -EINVAL;
+	}
+	snprintf(buf, sizeof(buf), "%s", entry);
+	if (slash) {
+		buf[slash - entry] = '\0';
+		if (strchr(slash + 1, '/')) {
+			snprintf(err, errlen, "more than one '/'");
+			return -EINVAL;
+		}
+		if (mesh_part(slash + 1, out->dial, sizeof(out->dial), &dport,
+			      err, errlen))
+			return -EINVAL;
+		out->has_dial = true;
+	}
+	if (mesh_part(buf, out->host, sizeof(out->host), &hport, err, errlen))
+		return -EINVAL;
+	snprintf(out->http_host, sizeof(out->http_host), "%s", buf);
+	if (!slash)
+		snprintf(out->dial, sizeof(out->dial), "%s", out->host);
+	out->port = dport ? dport : hport ? hport : 443;
 	return 0;
 }
 

@@ -30,6 +30,30 @@ int cfg_hostport_split(const char *s, char *host, size_t hostlen,
 int cfg_sockaddr(const char *host, uint16_t port, struct sockaddr_storage *ss,
 		 socklen_t *len);
 
+/*
+ * One mesh.peers entry, derper's -mesh-with syntax: "host", "host:port",
+ * "host/dialhost" or "host/dialhost:port". `host` is the TLS name (SNI,
+ * certificate check); `http_host` the Host header (host, with the port
+ * when one was given); `dial` what to connect to; the port is the
+ * dialhost's when it has one, else the host's, else 443.
+ */
+struct cfg_mesh_peer {
+	char host[256];
+	char http_host[264];
+	char dial[256];
+	uint16_t port;
+	bool has_dial;
+};
+
+/* Does derper skip this entry on a server called `hostname`? Exactly when
+ * the part before any '/' is the hostname (so "derp1:443" is dialled by
+ * derp1, which then finds its own key and stops). Pure. */
+bool cfg_mesh_peer_is_own_name(const char *entry, const char *hostname);
+
+/* Returns 0 or -EINVAL with the reason in err. Pure. */
+int cfg_mesh_peer_parse(const char *entry, struct cfg_mesh_peer *out,
+			char *err, size_t errlen);
+
 /* "198.18.0.1/24" or "2001:db8::1/64": family, address bytes, prefix. */
 struct cfg_cidr {
 	int family;		/* AF_INET or AF_INET6 */

@@ -90,7 +90,7 @@ struct cfg_origin {
 };
 
 /* Number of rows in the key table; checked against the table at start. */
-#define CFG_NB_KEYS 57
+#define CFG_NB_KEYS 61
 
 struct derper_config {
 	char hostname[CFG_HOST_LEN];
@@ -122,11 +122,15 @@ struct derper_config {
 		char socket[CFG_PATH_LEN];
 		char url[CFG_URL_LEN];
 		bool url_fail_open;
+		int64_t timeout_s;		/* verdict deadline per client */
+		int64_t cache_ttl_s;		/* admitted keys remembered */
+		int64_t negative_ttl_s;		/* rejected keys remembered */
 	} verify;
 
 	struct {
 		char psk_file[CFG_PATH_LEN];
 		struct cfg_strlist peers;
+		char ca_file[CFG_PATH_LEN];
 	} mesh;
 
 	struct {

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 #include <errno.h>
+#include <stddef.h>
 #include <net/if.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -130,50 +131,21 @@ check_hostname_and_cert(const struct derper_config *cfg,
 		     "\"%s\" is not an e-mail address", cfg->cert.acme_email);
 }
 
-/* "host", "host:port", "host/dialhost", "host/dialhost:port" */
-static bool
-mesh_peer_valid(const char *peer)
-{
-	char buf[CFG_ITEM_LEN];
-	char *parts[2] = {buf, NULL};
-
-	snprintf(buf, sizeof(buf), "%s", peer);
-	parts[1] = strchr(buf, '/');
-	if (parts[1])
-		*parts[1]++ = '\0';
-	for (int i = 0; i < 2; i++) {
-		char host[CFG_ITEM_LEN], err[128];
-		uint16_t port;
-
-		if (!parts[i])
-			continue;
-		if (strchr(parts[i], '/'))
-			return false;
-		if (strchr(parts[i], ':') || parts[i][0] == '[') {
-			if (cfg_hostport_split(parts[i], host, sizeof(host),
-					       &port, err, sizeof(err)) ||
-			    port == 0)
-				return false;
-		} else {
-			snprintf(host, sizeof(host), "%s", parts[i]);
-		}
-		if (!cfg_is_dns_name(host) && !cfg_is_ip_literal(host))
-			return false;
-	}
-	return true;
-}
-
 static void
 check_mesh_verify(const struct derper_config *cfg, struct cfg_errors *errs)
 {
 	if (cfg->mesh.peers.n && !*cfg->mesh.psk_file)
 		fail(errs, cfg, "mesh.peers",
 		     "meshing needs a shared key: set mesh.psk_file");
-	for (unsigned int i = 0; i < cfg->mesh.peers.n; i++)
-		if (!mesh_peer_valid(cfg->mesh.peers.v[i]))
+	for (unsigned int i = 0; i < cfg->mesh.peers.n; i++) {
+		struct cfg_mesh_peer mp;
+		char why[160];
+
+		if (cfg_mesh_peer_parse(cfg->mesh.peers.v[i], &mp, why, sizeof(why)))
 			fail(errs, cfg, "mesh.peers",
-			     "\"%s\" is not \"host\", \"host:port\" or \"host/dialhost\"",
-			     cfg->mesh.peers.v[i]);
+			     "\"%s\" is not \"host\", \"host:port\" or \"host/dialhost\": %s",
+			     cfg->mesh.peers.v[i], why);
+	}
 	if (*cfg->verify.url && !is_http_url(cfg->verify.url))
 		fail(errs, cfg, "verify.url",
 		     "not an http(s) URL");
@@ -368,6 +340,27 @@ check_ifaces(const struct derper_config *cfg, struct cfg_errors *errs)
 	}
 }
 
+/* Files named by the config that must be readable at startup. */
+static void
+check_files(const struct derper_config *cfg, struct cfg_errors *errs)
+{
+	static const struct {
+		const char *key;
+		size_t off;
+	} files[] = {
+		{"mesh.psk_file", offsetof(struct derper_config, mesh.psk_file)},
+		{"mesh.ca_file", offsetof(struct derper_config, mesh.ca_file)},
+	};
+
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		const char *path = (const char *)cfg + files[i].off;
+
+		if (*path && access(path, R_OK) != 0)
+			fail(errs, cfg, files[i].key, "cannot read %s: %s", path,
+			     strerror(errno));
+	}
+}
+
 int
 cfg_validate_host(const struct derper_config *cfg, struct cfg_errors *errs)
 {
@@ -376,5 +369,6 @@ cfg_validate_host(const struct derper_config *cfg, struct cfg_errors *errs)
 	check_cpus(cfg, errs);
 	check_manual_cert(cfg, errs);
 	check_ifaces(cfg, errs);
+	check_files(cfg, errs);
 	return errs->n + errs->dropped == before ? 0 : -EINVAL;
 }

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 #include <errno.h>
+#include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -14,6 +15,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include "control/derp_client.h"
 #include "tls/derp_wire.h"
@@ -34,14 +36,21 @@ struct derp_client {
 	uint8_t *buf;		/* received, not yet consumed */
 	size_t len;
 	bool fast_start;	/* used Derp-Fast-Start */
+	int cancel_fd;		/* readable: give up (-1: none) */
+	const uint8_t *mesh_key;
 };
 
+/* Wait for `events` on fd; -ECANCELED when cancel_fd (>= 0) turns
+ * readable first. */
 static int
-wait_fd(int fd, short events, int timeout_ms)
+wait_fd(int fd, short events, int timeout_ms, int cancel_fd)
 {
-	struct pollfd p = {.fd = fd, .events = events};
-	int n = poll(&p, 1, timeout_ms);
+	struct pollfd p[2] = {{.fd = fd, .events = events},
+			      {.fd = cancel_fd, .events = POLLIN}};
+	int n = poll(p, cancel_fd >= 0 ? 2 : 1, timeout_ms);
 
+	if (n > 0 && cancel_fd >= 0 && (p[1].revents & POLLIN))
+		return -ECANCELED;
 	return n > 0 ? 0 : n == 0 ? -ETIMEDOUT : -errno;
 }
 
@@ -65,12 +74,12 @@ fill(struct derp_client *c, int timeout_ms)
 			}
 			switch (SSL_get_error(c->ssl, r)) {
 			case SSL_ERROR_WANT_READ:
-				r = wait_fd(c->fd, POLLIN, timeout_ms);
+				r = wait_fd(c->fd, POLLIN, timeout_ms, c->cancel_fd);
 				if (r)
 					return r;
 				continue;
 			case SSL_ERROR_WANT_WRITE:
-				r = wait_fd(c->fd, POLLOUT, timeout_ms);
+				r = wait_fd(c->fd, POLLOUT, timeout_ms, c->cancel_fd);
 				if (r)
 					return r;
 				continue;
@@ -88,7 +97,7 @@ fill(struct derp_client *c, int timeout_ms)
 			return -ECONNRESET;
 		if (errno != EAGAIN)
 			return -errno;
-		n = wait_fd(c->fd, POLLIN, timeout_ms);
+		n = wait_fd(c->fd, POLLIN, timeout_ms, c->cancel_fd);
 		if (n)
 			return (int)n;
 	}
@@ -117,7 +126,7 @@ write_all(struct derp_client *c, const void *data, size_t len)
 				return -ECONNRESET;
 			}
 			r = wait_fd(c->fd, r == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT,
-				    c->timeout_ms);
+				    c->timeout_ms, c->cancel_fd);
 			if (r)
 				return r;
 			continue;
@@ -127,7 +136,7 @@ write_all(struct derp_client *c, const void *data, size_t len)
 			p += n;
 			len -= (size_t)n;
 		} else if (n < 0 && errno == EAGAIN) {
-			int r = wait_fd(c->fd, POLLOUT, c->timeout_ms);
+			int r = wait_fd(c->fd, POLLOUT, c->timeout_ms, c->cancel_fd);
 
 			if (r)
 				return r;
@@ -189,7 +198,7 @@ derp_client_read(struct derp_client *c, uint8_t *type, uint8_t *buf,
 }
 
 static int
-dial(const struct derp_client_opts *o, char *err, size_t errlen)
+dial(const struct derp_client_opts *o, int cancel_fd, char *err, size_t errlen)
 {
 	struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res, *ai;
 	int fd = -1, rc, one = 1;
@@ -204,7 +213,8 @@ dial(const struct derp_client_opts *o, char *err, size_t errlen)
 		if (fd < 0)
 			continue;
 		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0 ||
-		    (errno == EINPROGRESS && wait_fd(fd, POLLOUT, o->timeout_ms) == 0)) {
+		    (errno == EINPROGRESS &&
+		     wait_fd(fd, POLLOUT, o->timeout_ms, cancel_fd) == 0)) {
 			int so = 0;
 			socklen_t sl = sizeof(so);
 
@@ -249,6 +259,14 @@ meta_cert_key(SSL *ssl, uint8_t key[DERP_KEY_LEN])
 	return false;
 }
 
+static bool
+is_ip(const char *s)
+{
+	struct in6_addr a;
+
+	return inet_pton(AF_INET, s, &a) == 1 || inet_pton(AF_INET6, s, &a) == 1;
+}
+
 static int
 start_tls(struct derp_client *c, const struct derp_client_opts *o, char *err,
 	  size_t errlen)
@@ -274,9 +292,15 @@ start_tls(struct derp_client *c, const struct derp_client_opts *o, char *err,
 	if (!c->ssl)
 		return -ENOMEM;
 	SSL_set_fd(c->ssl, c->fd);
-	SSL_set_tlsext_host_name(c->ssl, sni);
-	if (!o->insecure)
-		SSL_set1_host(c->ssl, sni);
+	if (is_ip(sni)) {
+		/* no SNI for addresses (RFC 6066); check the IP SAN */
+		if (!o->insecure)
+			X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(c->ssl), sni);
+	} else {
+		SSL_set_tlsext_host_name(c->ssl, sni);
+		if (!o->insecure)
+			SSL_set1_host(c->ssl, sni);
+	}
 	for (;;) {
 		r = SSL_connect(c->ssl);
 		if (r == 1)
@@ -284,7 +308,7 @@ start_tls(struct derp_client *c, const struct derp_client_opts *o, char *err,
 		r = SSL_get_error(c->ssl, r);
 		if (r == SSL_ERROR_WANT_READ || r == SSL_ERROR_WANT_WRITE) {
 			if (wait_fd(c->fd, r == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT,
-				    o->timeout_ms)) {
+				    o->timeout_ms, c->cancel_fd)) {
 				snprintf(err, errlen, "TLS handshake timed out");
 				return -ETIMEDOUT;
 			}
@@ -304,13 +328,23 @@ start_tls(struct derp_client *c, const struct derp_client_opts *o, char *err,
 static int
 send_client_info(struct derp_client *c)
 {
-	static const char info[] = "{\"version\":2,\"CanAckPings\":true}";
+	char info[160], hex[65];
 	uint8_t box[DERP_NONCE_LEN + DERP_BOX_OVERHEAD + sizeof(info)];
+	int n;
 
-	tls_box_seal(c->priv, c->server_pub, (const uint8_t *)info,
-		     sizeof(info) - 1, box);
+	if (c->mesh_key) {
+		tls_key_hex(c->mesh_key, hex);
+		n = snprintf(info, sizeof(info),
+			     "{\"version\":2,\"meshKey\":\"%s\",\"CanAckPings\":true}",
+			     hex);
+		tls_key_wipe(hex, sizeof(hex));
+	} else {
+		n = snprintf(info, sizeof(info), "{\"version\":2,\"CanAckPings\":true}");
+	}
+	tls_box_seal(c->priv, c->server_pub, (const uint8_t *)info, (size_t)n, box);
+	tls_key_wipe(info, sizeof(info));
 	return derp_client_send(c, DERP_FRAME_CLIENT_INFO, c->pub, DERP_KEY_LEN,
-				box, DERP_NONCE_LEN + DERP_BOX_OVERHEAD + sizeof(info) - 1);
+				box, DERP_NONCE_LEN + DERP_BOX_OVERHEAD + (size_t)n);
 }
 
 static int
@@ -322,9 +356,11 @@ upgrade(struct derp_client *c, const struct derp_client_opts *o, bool fast,
 	int n, rc;
 
 	n = snprintf(req, sizeof(req),
-		     "GET /derp HTTP/1.1\r\nHost: %s\r\nUser-Agent: derpprobe\r\n"
+		     "GET /derp HTTP/1.1\r\nHost: %s\r\nUser-Agent: %s\r\n"
 		     "Connection: Upgrade\r\nUpgrade: DERP\r\n%s\r\n",
-		     o->sni ? o->sni : o->host, fast ? "Derp-Fast-Start: 1\r\n" : "");
+		     o->http_host ? o->http_host : o->sni ? o->sni : o->host,
+		     o->user_agent ? o->user_agent : "derpprobe",
+		     fast ? "Derp-Fast-Start: 1\r\n" : "");
 	rc = write_all(c, req, (size_t)n);
 	if (rc == 0 && fast)
 		rc = send_client_info(c);
@@ -416,10 +452,15 @@ derp_client_connect(const struct derp_client_opts *o, char *err, size_t errlen)
 		return NULL;
 	}
 	c->timeout_ms = o->timeout_ms;
+	c->cancel_fd = o->cancel_fd ? *o->cancel_fd : -1;
+	c->mesh_key = o->mesh_key;
 	tls_crypto_init();
-	tls_key_generate(c->priv);
+	if (o->priv)
+		memcpy(c->priv, o->priv, DERP_KEY_LEN);
+	else
+		tls_key_generate(c->priv);
 	tls_key_public(c->priv, c->pub);
-	c->fd = dial(o, err, errlen);
+	c->fd = dial(o, c->cancel_fd, err, errlen);
 	if (c->fd < 0)
 		goto fail;
 	if (o->tls) {

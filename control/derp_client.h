@@ -2,7 +2,8 @@
 /*
  * A blocking DERP client: TCP, TLS (OpenSSL, SNI, certificate checks
  * unless told otherwise), the HTTP upgrade, the NaCl handshake, frames.
- * Used by derpprobe; each call has a timeout so a probe never hangs.
+ * Used by derpprobe and the mesh links; each call has a timeout so a
+ * probe never hangs, and a connect can be cancelled.
  */
 #ifndef DERPER_CONTROL_DERP_CLIENT_H
 #define DERPER_CONTROL_DERP_CLIENT_H
@@ -22,6 +23,11 @@ struct derp_client_opts {
 	const char *ca_file;	/* trust these CAs instead of the system's */
 	bool fast_start;	/* Derp-Fast-Start with the key from a meta cert */
 	int timeout_ms;
+	const char *http_host;	/* Host header; NULL = sni, else host */
+	const char *user_agent;	/* NULL = "derpprobe" */
+	const uint8_t *priv;	/* client key to use; NULL = a fresh one */
+	const uint8_t *mesh_key;	/* sent in ClientInfo; NULL = none */
+	const int *cancel_fd;	/* readable: connect gives up; NULL = none */
 };
 
 /* Connect and complete the DERP handshake. NULL with the reason in err. */

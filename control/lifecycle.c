@@ -15,6 +15,7 @@
 #include "control/eal.h"
 #include "control/lifecycle.h"
 #include "control/log.h"
+#include "control/mesh.h"
 #include "control/signals.h"
 #include "control/stun_guard.h"
 #include "dataplane/dataplane.h"
@@ -104,7 +105,8 @@ ctl_run(const struct derper_config *cfg)
 	rc = ctl_eal_init(cfg);
 	if (rc)
 		goto err_eal;
-	rc = dp_init(cfg, (unsigned int)cfg->dataplane.tls_threads);
+	rc = dp_init(cfg, (unsigned int)cfg->dataplane.tls_threads,
+		     ctl_mesh_count(cfg));
 	if (rc)
 		goto err_dp;
 	rc = tls_server_init(cfg);
@@ -116,6 +118,9 @@ ctl_run(const struct derper_config *cfg)
 	rc = tls_server_start(CPU_COUNT(&cpus) ? &cpus : NULL);
 	if (rc)
 		goto err_start;
+	rc = ctl_mesh_start(cfg);
+	if (rc)
+		goto err_mesh;
 	LOG_INFO("derper: running", "version=%s pid=%d", DERPER_VERSION,
 		 (int)getpid());
 
@@ -124,6 +129,7 @@ ctl_run(const struct derper_config *cfg)
 	LOG_INFO("derper: stopping", "%s", "signal=TERM");
 	told = tls_server_drain();
 	LOG_INFO("derper: sessions told to reconnect", "restarting=%lu", told);
+	ctl_mesh_stop();
 	dp_stop();
 	tls_server_uninit();
 	dp_uninit();
@@ -132,6 +138,8 @@ ctl_run(const struct derper_config *cfg)
 	LOG_INFO("derper: stopped", "%s", "");
 	return 0;
 
+err_mesh:
+	ctl_mesh_stop();
 err_start:
 	tls_server_stop();
 	dp_stop();

@@ -20,6 +20,8 @@ enum dp_drop_reason {
 	DP_DROP_TABLE_FULL,	/* session table or bookkeeping full */
 	DP_DROP_BAD_MSG,	/* malformed ring message (a bug) */
 	DP_DROP_NO_MBUF,	/* pool empty: a notice could not be built */
+	DP_DROP_UNKNOWN_DEST_ON_FWD,	/* ForwardPacket for a key not local */
+	DP_DROP_WATCH_FULL,	/* WatchConns beyond DP_WATCH_MAX watchers */
 	DP_DROP_NB
 };
 
@@ -32,6 +34,15 @@ struct dp_counters {
 	uint64_t not_here;	/* PeerGone(NotHere) notices sent back */
 	uint64_t sessions_up;
 	uint64_t sessions_down;
+	/* regional mesh */
+	uint64_t mesh_forwarded;	/* sent on as ForwardPacket over a link */
+	uint64_t mesh_fwd_add;		/* a link announced a key */
+	uint64_t mesh_fwd_del;		/* a link withdrew a key */
+	uint64_t mesh_link_down;	/* a link dropped: its keys forgotten */
+	uint64_t mesh_close_peer;	/* connections closed by ClosePeer */
+	uint64_t mesh_close_unknown;	/* ClosePeer for a key not here */
+	uint64_t watch_present;		/* PeerPresent sent to watchers */
+	uint64_t watch_gone;		/* PeerGone sent to watchers */
 	uint64_t drops[DP_DROP_NB];
 
 	/* ports */

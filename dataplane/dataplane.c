@@ -38,6 +38,7 @@ struct dp_state {
 	unsigned int nb_lcores;
 	struct dp_lcore *lcores[DP_LCORES_MAX];
 	unsigned int nb_tls;
+	unsigned int nb_ep;		/* TLS threads, then mesh links */
 	struct dp_tls_link links[DP_TLS_MAX];
 	struct dp_wake tls_wake[DP_TLS_MAX];
 	unsigned int nb_ports;
@@ -79,7 +80,7 @@ create_links(const struct derper_config *cfg, struct dp_lcore *fwd)
 	unsigned int size = (unsigned int)cfg->dataplane.ring_size;
 	int socket = (int)rte_socket_id();
 
-	for (unsigned int t = 0; t < dp.nb_tls; t++) {
+	for (unsigned int t = 0; t < dp.nb_ep; t++) {
 		struct dp_tls_link *l = &dp.links[t];
 		int rc = wake_init(&dp.tls_wake[t]);
 
@@ -100,6 +101,7 @@ create_links(const struct derper_config *cfg, struct dp_lcore *fwd)
 		fwd->tls[t].wake = l->wake;
 	}
 	fwd->nb_tls = dp.nb_tls;
+	fwd->nb_ep = dp.nb_ep;
 	return 0;
 }
 
@@ -232,7 +234,8 @@ check_pool_size(const struct derper_config *cfg)
 }
 
 int
-dp_init(const struct derper_config *cfg, unsigned int nb_tls)
+dp_init(const struct derper_config *cfg, unsigned int nb_tls,
+	unsigned int nb_mesh)
 {
 	int socket = (int)rte_socket_id();
 	int rc;
@@ -240,9 +243,10 @@ dp_init(const struct derper_config *cfg, unsigned int nb_tls)
 	memset(&dp, 0, sizeof(dp));
 	for (unsigned int t = 0; t < DP_TLS_MAX; t++)
 		dp.tls_wake[t].efd = -1;
-	if (nb_tls == 0 || nb_tls > DP_TLS_MAX)
+	if (nb_tls == 0 || nb_tls + nb_mesh > DP_TLS_MAX)
 		return -EINVAL;
 	dp.nb_tls = nb_tls;
+	dp.nb_ep = nb_tls + nb_mesh;
 	dp.pool = rte_pktmbuf_pool_create("derper_pool",
 					  (unsigned int)cfg->dataplane.mbufs,
 					  DP_POOL_CACHE,
@@ -289,6 +293,12 @@ dp_tls_link(unsigned int tls)
 	return tls < dp.nb_tls ? &dp.links[tls] : NULL;
 }
 
+struct dp_tls_link *
+dp_mesh_link(unsigned int link)
+{
+	return dp.nb_tls + link < dp.nb_ep ? &dp.links[dp.nb_tls + link] : NULL;
+}
+
 int
 dp_start(void)
 {
@@ -330,7 +340,7 @@ drain(struct rte_ring *r)
 void
 dp_uninit(void)
 {
-	for (unsigned int t = 0; t < dp.nb_tls; t++) {
+	for (unsigned int t = 0; t < dp.nb_ep; t++) {
 		drain(dp.links[t].to_dp);
 		drain(dp.links[t].from_dp);
 		rte_ring_free(dp.links[t].to_dp);
@@ -349,37 +359,24 @@ dp_uninit(void)
 	memset(&dp, 0, sizeof(dp));
 }
 
+/* Relaxed reads of one lcore's counters, added to `out`. The struct is
+ * nothing but uint64_t fields (and padding, which stays zero). */
+static void
+counters_add(struct dp_counters *out, const struct dp_counters *c)
+{
+	const uint64_t *src = (const uint64_t *)c;
+	uint64_t *dst = (uint64_t *)out;
+
+	for (size_t k = 0; k < sizeof(*out) / sizeof(uint64_t); k++)
+		dst[k] += __atomic_load_n(&src[k], __ATOMIC_RELAXED);
+}
+
 void
 dp_counters_sum(struct dp_counters *out)
 {
 	memset(out, 0, sizeof(*out));
-	for (unsigned int i = 0; i < dp.nb_lcores; i++) {
-		const struct dp_counters *c = &dp.lcores[i]->cnt;
-
-		out->loops += DP_READ(c, loops);
-		out->busy_loops += DP_READ(c, busy_loops);
-		out->sleeps += DP_READ(c, sleeps);
-		out->ring_msgs += DP_READ(c, ring_msgs);
-		out->forwarded += DP_READ(c, forwarded);
-		out->not_here += DP_READ(c, not_here);
-		out->sessions_up += DP_READ(c, sessions_up);
-		out->sessions_down += DP_READ(c, sessions_down);
-		for (int r = 0; r < DP_DROP_NB; r++)
-			out->drops[r] += DP_READ(c, drops[r]);
-		out->rx_pkts += DP_READ(c, rx_pkts);
-		out->tx_pkts += DP_READ(c, tx_pkts);
-		out->tx_dropped += DP_READ(c, tx_dropped);
-		out->exc_in += DP_READ(c, exc_in);
-		out->exc_out += DP_READ(c, exc_out);
-		out->shared_other += DP_READ(c, shared_other);
-		out->stun_answered += DP_READ(c, stun_answered);
-		out->stun_rate_limited += DP_READ(c, stun_rate_limited);
-		out->stun_multiseg += DP_READ(c, stun_multiseg);
-		for (int r = 0; r < STUN_VERDICT_NB; r++)
-			out->stun_drops[r] += DP_READ(c, stun_drops[r]);
-		for (int r = 0; r < DP_CR_NB; r++)
-			out->classes[r] += DP_READ(c, classes[r]);
-	}
+	for (unsigned int i = 0; i < dp.nb_lcores; i++)
+		counters_add(out, &dp.lcores[i]->cnt);
 }
 
 /*
@@ -393,6 +390,7 @@ tel_counters(struct rte_tel_data *d, const struct dp_counters *c)
 	static const char *const drop_names[DP_DROP_NB] = {
 		"drop_ring_full", "drop_unknown_dest", "drop_stale_session",
 		"drop_dup_client", "drop_table_full", "drop_bad_msg", "drop_no_mbuf",
+		"drop_unknown_dest_on_fwd", "drop_watch_full",
 	};
 
 	rte_tel_data_start_dict(d);
@@ -420,6 +418,14 @@ tel_counters(struct rte_tel_data *d, const struct dp_counters *c)
 	rte_tel_data_add_dict_u64(d, "derp_not_here", c->not_here);
 	rte_tel_data_add_dict_u64(d, "sessions_up", c->sessions_up);
 	rte_tel_data_add_dict_u64(d, "sessions_down", c->sessions_down);
+	rte_tel_data_add_dict_u64(d, "mesh_forwarded", c->mesh_forwarded);
+	rte_tel_data_add_dict_u64(d, "mesh_fwd_add", c->mesh_fwd_add);
+	rte_tel_data_add_dict_u64(d, "mesh_fwd_del", c->mesh_fwd_del);
+	rte_tel_data_add_dict_u64(d, "mesh_link_down", c->mesh_link_down);
+	rte_tel_data_add_dict_u64(d, "mesh_close_peer", c->mesh_close_peer);
+	rte_tel_data_add_dict_u64(d, "mesh_close_unknown", c->mesh_close_unknown);
+	rte_tel_data_add_dict_u64(d, "watch_present", c->watch_present);
+	rte_tel_data_add_dict_u64(d, "watch_gone", c->watch_gone);
 	for (int r = 0; r < DP_DROP_NB; r++)
 		rte_tel_data_add_dict_u64(d, drop_names[r], c->drops[r]);
 	rte_tel_data_add_dict_u64(d, "loops", c->loops);
@@ -449,14 +455,7 @@ tel_lcore(const char *cmd, const char *params, struct rte_tel_data *d)
 	if (!params || sscanf(params, "%u", &i) != 1 || i >= dp.nb_lcores)
 		return -EINVAL;
 	memset(&c, 0, sizeof(c));
-	/* one lcore: the same relaxed reads as the sum */
-	{
-		const uint64_t *src = (const uint64_t *)&dp.lcores[i]->cnt;
-		uint64_t *dst = (uint64_t *)&c;
-
-		for (size_t k = 0; k < sizeof(c) / sizeof(uint64_t); k++)
-			dst[k] = __atomic_load_n(&src[k], __ATOMIC_RELAXED);
-	}
+	counters_add(&c, &dp.lcores[i]->cnt);
 	tel_counters(d, &c);
 	return 0;
 }

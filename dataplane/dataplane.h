@@ -27,11 +27,16 @@ struct dp_tls_link {
 	struct rte_mempool *pool;
 };
 
-/* After EAL init. Returns 0 or -errno (cause logged). */
-int dp_init(const struct derper_config *cfg, unsigned int nb_tls);
+/* After EAL init, for nb_tls TLS threads and nb_mesh outbound mesh links
+ * (each a thread with its own ring pair). Returns 0 or -errno (logged). */
+int dp_init(const struct derper_config *cfg, unsigned int nb_tls,
+	    unsigned int nb_mesh);
 
 /* Link of TLS thread `tls` (0 .. nb_tls - 1); valid until dp_uninit(). */
 struct dp_tls_link *dp_tls_link(unsigned int tls);
+
+/* Ring pair of mesh link `link` (0 .. nb_mesh - 1); valid until dp_uninit(). */
+struct dp_tls_link *dp_mesh_link(unsigned int link);
 
 /* Launch every dataplane lcore. Returns 0 or -errno. */
 int dp_start(void);

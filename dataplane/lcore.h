@@ -21,7 +21,9 @@
 #include "dataplane/wake.h"
 
 enum {
-	DP_TLS_MAX = 64,	/* TLS threads (dataplane.tls_threads bound) */
+	DP_TLS_MAX = 128,	/* ring endpoints: TLS threads plus mesh links */
+	DP_WATCH_MAX = 64,	/* mesh watchers (WatchConns) */
+	DP_DUMP_BUDGET = 256,	/* PeerPresent per watcher per loop, at most */
 	DP_BURST = 32,		/* ring dequeue burst */
 	DP_STAGE = 64,		/* messages staged per TLS thread before flush */
 };
@@ -53,7 +55,18 @@ struct dp_txbuf {
 	struct rte_mbuf *pkts[DP_BURST];
 };
 
-/* The forwarding lcore's end of one TLS thread's pair of rings. */
+/* A mesh peer that sent WatchConns: it is told of every local key, and
+ * while `dumping` the table is walked from `cursor` a bit per loop, as far
+ * as its ring has room (a dump of a big table must not stall routing). */
+struct dp_watcher {
+	struct dp_sess_ref ref;
+	bool used;
+	bool dumping;
+	uint32_t cursor;
+};
+
+/* The forwarding lcore's end of one ring endpoint's pair of rings: a TLS
+ * thread, or the thread of one outbound mesh link. */
 struct dp_tls_peer {
 	struct rte_ring *rx;		/* tls -> dp (we are the consumer) */
 	struct rte_ring *tx;		/* dp -> tls (we are the producer) */
@@ -73,8 +86,14 @@ struct dp_lcore {
 	struct dp_wake wake;		/* producers kick us here */
 	struct rte_mempool *pool;
 	struct dp_session_table *table;	/* forwarder only */
+	/* ring endpoints: TLS threads 0 .. nb_tls - 1, then mesh link L at
+	 * nb_tls + L, up to nb_ep */
 	unsigned int nb_tls;
+	unsigned int nb_ep;
 	struct dp_tls_peer tls[DP_TLS_MAX];
+	unsigned int nb_watch;		/* used entries of watch[] */
+	unsigned int nb_dumping;
+	struct dp_watcher watch[DP_WATCH_MAX];
 
 	/* ports: hot configuration copied here at startup */
 	bool stun_enabled;

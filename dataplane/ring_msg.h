@@ -33,6 +33,12 @@ enum dp_msg_type {
 	DP_MSG_SESSION_DOWN,	/* key's connection closed */
 	DP_MSG_SEND,		/* key = destination; data = packet */
 	DP_MSG_ACTIVE,		/* a duplicate connection spoke: make it active */
+	/* mesh (derp-protocol.md §7) */
+	DP_MSG_WATCH,		/* a mesh peer sent WatchConns; key = its key */
+	DP_MSG_CLOSE_PEER,	/* a mesh peer sent ClosePeer(key) */
+	DP_MSG_LINK_DOWN,	/* link `port` is gone: forget what it taught us */
+	DP_MSG_FWD_ADD,		/* link `port` says key is there (PeerPresent) */
+	DP_MSG_FWD_DEL,		/* link `port` says key left (PeerGone) */
 
 	/* forwarding lcore -> TLS thread */
 	DP_MSG_DELIVER = 16,	/* key = source; data = packet */
@@ -40,6 +46,9 @@ enum dp_msg_type {
 	DP_MSG_DUP,		/* flags: DP_DUP_* state of the session */
 	DP_MSG_CLOSE,		/* close this session; flags = reason */
 	DP_MSG_PEER_GONE_ALL,	/* key's last connection left: tell who heard from it */
+	DP_MSG_PEER_PRESENT,	/* to a watcher: key, ip, port, flags (PeerPresent) */
+	DP_MSG_WATCH_GONE,	/* to a watcher: key's last local conn left */
+	DP_MSG_FORWARD,		/* to a mesh link: ForwardPacket(src, key = dst, data) */
 };
 
 /* DP_MSG_SESSION_UP flags; bits match derper's PeerPresent flags. */
@@ -53,6 +62,7 @@ enum dp_sess_flags {
 /* DP_MSG_SEND / DP_MSG_DELIVER flags. */
 enum dp_pkt_flags {
 	DP_PKT_DISCO = 0x01,	/* payload looks like disco: its own queue */
+	DP_PKT_FORWARDED = 0x02,	/* came in as ForwardPacket: never forwarded again */
 };
 
 /* DP_MSG_DUP flags. A duplicate connection that is not active reports
@@ -72,7 +82,10 @@ enum dp_peer_gone {
 enum dp_close_reason {
 	DP_CLOSE_TABLE_FULL = 1,	/* no room in the session table */
 	DP_CLOSE_TOO_MANY_DUPS,		/* oldest of too many conns of one key */
+	DP_CLOSE_PEER,			/* a mesh peer asked (ClosePeer) */
 };
+
+enum { DP_MESH_LINKS = 64 };	/* outbound mesh links (mesh.peers) */
 
 struct dp_msg {
 	uint8_t type;		/* enum dp_msg_type */
@@ -80,7 +93,7 @@ struct dp_msg {
 	uint16_t tls;		/* TLS thread that owns the session */
 	uint32_t id;		/* session slot in that thread */
 	uint32_t gen;		/* generation of the slot */
-	uint16_t port;		/* SESSION_UP: remote TCP port */
+	uint16_t port;		/* SESSION_UP: remote TCP port; LINK_* and FWD_*: link id */
 	uint16_t pad;
 	/* SEND: destination; UP/DOWN/ACTIVE: the session's key;
 	 * PEER_GONE(_ALL): the peer that is gone */

@@ -29,9 +29,8 @@ dp_session_table_init(struct dp_session_table *t, const char *name,
 		return -(rte_errno ? rte_errno : ENOMEM);
 	/* rte_hash positions range over entries plus its internal slack */
 	t->capacity = capacity;
-	t->peers = rte_zmalloc_socket("dp_peers",
-				      sizeof(*t->peers) *
-					      ((size_t)rte_hash_max_key_id(t->h) + 1),
+	t->nb_pos = (uint32_t)rte_hash_max_key_id(t->h) + 1;
+	t->peers = rte_zmalloc_socket("dp_peers", sizeof(*t->peers) * t->nb_pos,
 				      64, socket);
 	if (!t->peers) {
 		rte_hash_free(t->h);
@@ -58,6 +57,43 @@ dp_session_lookup(const struct dp_session_table *t,
 	return pos < 0 ? NULL : &t->peers[pos];
 }
 
+/* The entry for key, created if absent. NULL when the table is full. */
+static struct dp_peer *
+get_or_add(struct dp_session_table *t, const uint8_t key[DP_KEY_LEN],
+	   struct dp_session_change *chg)
+{
+	int32_t pos = rte_hash_lookup(t->h, key);
+	struct dp_peer *p;
+
+	if (pos >= 0)
+		return &t->peers[pos];
+	if (t->nb_keys >= t->capacity)
+		return NULL;
+	pos = rte_hash_add_key(t->h, key);
+	if (pos < 0)
+		return NULL;
+	p = &t->peers[pos];
+	memset(p, 0, sizeof(*p));
+	memcpy(p->key, key, DP_KEY_LEN);
+	p->used = true;
+	t->nb_keys++;
+	chg->added_key = true;
+	return p;
+}
+
+/* Drop the entry once nothing points anywhere. */
+static void
+maybe_delete(struct dp_session_table *t, struct dp_peer *p,
+	     struct dp_session_change *chg)
+{
+	if (p->nb || p->nb_fwd)
+		return;
+	rte_hash_del_key(t->h, p->key);
+	p->used = false;
+	t->nb_keys--;
+	chg->removed_key = true;
+}
+
 static int
 find_conn(const struct dp_peer *p, const struct dp_sess_ref *ref)
 {
@@ -67,54 +103,51 @@ find_conn(const struct dp_peer *p, const struct dp_sess_ref *ref)
 	return -1;
 }
 
-/* Move conns[i] to the front (most recent). */
+/* Move connection i to the front (most recent), with its attributes. */
 static void
 promote(struct dp_peer *p, int i)
 {
 	struct dp_sess_ref r = p->conns[i];
-	uint8_t f = p->flags[i];
+	uint8_t f = p->flags[i], ip[16];
+	uint16_t port = p->port[i];
 
+	memcpy(ip, p->ip[i], 16);
 	memmove(&p->conns[1], &p->conns[0], sizeof(p->conns[0]) * (size_t)i);
 	memmove(&p->flags[1], &p->flags[0], (size_t)i);
+	memmove(&p->port[1], &p->port[0], sizeof(p->port[0]) * (size_t)i);
+	memmove(&p->ip[1], &p->ip[0], sizeof(p->ip[0]) * (size_t)i);
 	p->conns[0] = r;
 	p->flags[0] = f;
+	p->port[0] = port;
+	memcpy(p->ip[0], ip, 16);
 }
 
 int
 dp_session_add(struct dp_session_table *t, const uint8_t key[DP_KEY_LEN],
 	       const struct dp_sess_ref *ref, uint8_t flags,
+	       const uint8_t ip[16], uint16_t port,
 	       struct dp_session_change *chg)
 {
 	struct dp_peer *p;
-	int32_t pos;
+	int i;
 
 	memset(chg, 0, sizeof(*chg));
-	pos = rte_hash_lookup(t->h, key);
-	if (pos < 0) {
-		if (t->nb_keys >= t->capacity)
-			return -ENOSPC;
-		pos = rte_hash_add_key(t->h, key);
-		if (pos < 0)
-			return -ENOSPC;
-		p = &t->peers[pos];
-		memset(p, 0, sizeof(*p));
-		memcpy(p->key, key, DP_KEY_LEN);
-		t->nb_keys++;
-		chg->added_key = true;
-	} else {
-		p = &t->peers[pos];
-		if (find_conn(p, ref) >= 0)
-			return 0;	/* already registered */
-	}
+	p = get_or_add(t, key, chg);
+	if (!p)
+		return -ENOSPC;
+	if (find_conn(p, ref) >= 0)
+		return 0;	/* already registered */
 	if (p->nb == DP_DUP_MAX) {
 		chg->evicted = true;
 		chg->evict = p->conns[DP_DUP_MAX - 1];
 		p->nb--;
 	}
-	p->conns[p->nb] = *ref;
-	p->flags[p->nb] = flags;
-	p->nb++;
-	promote(p, p->nb - 1);
+	i = p->nb++;
+	p->conns[i] = *ref;
+	p->flags[i] = flags;
+	p->port[i] = port;
+	memcpy(p->ip[i], ip, 16);
+	promote(p, i);
 	return 0;
 }
 
@@ -122,27 +155,24 @@ int
 dp_session_remove(struct dp_session_table *t, const uint8_t key[DP_KEY_LEN],
 		  const struct dp_sess_ref *ref, struct dp_session_change *chg)
 {
-	int32_t pos = rte_hash_lookup(t->h, key);
-	struct dp_peer *p;
-	int i;
+	struct dp_peer *p = dp_session_lookup(t, key);
+	int i, rest;
 
 	memset(chg, 0, sizeof(*chg));
-	if (pos < 0)
+	if (!p)
 		return -ENOENT;
-	p = &t->peers[pos];
 	i = find_conn(p, ref);
 	if (i < 0)
 		return -ENOENT;
 	chg->was_active = i == 0;
-	memmove(&p->conns[i], &p->conns[i + 1],
-		sizeof(p->conns[0]) * (size_t)(p->nb - i - 1));
-	memmove(&p->flags[i], &p->flags[i + 1], (size_t)(p->nb - i - 1));
+	rest = p->nb - i - 1;
+	memmove(&p->conns[i], &p->conns[i + 1], sizeof(p->conns[0]) * (size_t)rest);
+	memmove(&p->flags[i], &p->flags[i + 1], (size_t)rest);
+	memmove(&p->port[i], &p->port[i + 1], sizeof(p->port[0]) * (size_t)rest);
+	memmove(&p->ip[i], &p->ip[i + 1], sizeof(p->ip[0]) * (size_t)rest);
 	p->nb--;
-	if (p->nb == 0) {
-		rte_hash_del_key(t->h, key);
-		t->nb_keys--;
-		chg->removed_key = true;
-	}
+	chg->last_local = p->nb == 0;
+	maybe_delete(t, p, chg);
 	return 0;
 }
 
@@ -160,4 +190,43 @@ dp_session_activate(struct dp_session_table *t, const uint8_t key[DP_KEY_LEN],
 		return -ENOENT;
 	promote(p, i);
 	return 0;
+}
+
+int
+dp_session_fwd_add(struct dp_session_table *t, const uint8_t key[DP_KEY_LEN],
+		   uint8_t link, struct dp_session_change *chg)
+{
+	struct dp_peer *p;
+
+	memset(chg, 0, sizeof(*chg));
+	p = get_or_add(t, key, chg);
+	if (!p)
+		return -ENOSPC;
+	for (int i = 0; i < p->nb_fwd; i++)
+		if (p->fwd[i] == link)
+			return 0;
+	if (p->nb_fwd == DP_FWD_MAX)
+		return 0;	/* eight links know it already: enough */
+	p->fwd[p->nb_fwd++] = link;
+	return 0;
+}
+
+int
+dp_session_fwd_del(struct dp_session_table *t, const uint8_t key[DP_KEY_LEN],
+		   uint8_t link, struct dp_session_change *chg)
+{
+	struct dp_peer *p = dp_session_lookup(t, key);
+
+	memset(chg, 0, sizeof(*chg));
+	if (!p)
+		return -ENOENT;
+	for (int i = 0; i < p->nb_fwd; i++) {
+		if (p->fwd[i] != link)
+			continue;
+		memmove(&p->fwd[i], &p->fwd[i + 1], (size_t)(p->nb_fwd - i - 1));
+		p->nb_fwd--;
+		maybe_delete(t, p, chg);
+		return 0;
+	}
+	return -ENOENT;
 }

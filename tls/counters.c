@@ -22,6 +22,7 @@ tls_close_reason_name(int reason)
 		[TLS_CLOSE_NO_MEMORY] = "no_memory",
 		[TLS_CLOSE_SHUTDOWN] = "shutdown",
 		[TLS_CLOSE_LIMIT] = "max_sessions",
+		[TLS_CLOSE_MESH_CLOSE_PEER] = "mesh_close_peer",
 	};
 
 	return reason >= 0 && reason < TLS_CLOSE_NB ? names[reason] : "unknown";

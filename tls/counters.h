@@ -27,6 +27,7 @@ enum tls_close_reason {
 	TLS_CLOSE_NO_MEMORY,
 	TLS_CLOSE_SHUTDOWN,		/* relay stopping */
 	TLS_CLOSE_LIMIT,		/* max_sessions */
+	TLS_CLOSE_MESH_CLOSE_PEER,	/* a mesh peer sent ClosePeer for it */
 	TLS_CLOSE_NB
 };
 
@@ -57,6 +58,13 @@ struct tls_counters {
 	uint64_t restarting_sent;
 	uint64_t rtt_samples;
 	uint64_t rtt_us_sum;
+	uint64_t mesh_sessions;		/* sessions that presented the mesh key */
+	uint64_t mesh_bad_key;		/* a mesh key that is not ours */
+	uint64_t mesh_watch;		/* WatchConns received */
+	uint64_t mesh_watch_self;	/* ... from our own key: ignored */
+	uint64_t mesh_forward_in;	/* ForwardPacket received */
+	uint64_t mesh_close_peer;	/* ClosePeer received */
+	uint64_t watch_events_out;	/* PeerPresent/PeerGone to watchers */
 	uint64_t writes;		/* write syscalls (SSL_write calls) */
 	uint64_t reads;
 	uint64_t closes[TLS_CLOSE_NB];

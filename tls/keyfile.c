@@ -187,24 +187,21 @@ out:
 	return rc;
 }
 
-int
-tls_keyfile_load(const char *path, uint8_t priv[DERP_KEY_LEN], bool *created,
-		 char *err, size_t errlen)
+/* Read a small secret file whole (symlinks followed, as Kubernetes mounts
+ * secrets); a file readable by every user is refused. The caller frees
+ * and wipes *out. Returns 0 or -errno with the reason in err. */
+static int
+read_secret(const char *path, char **out, size_t *len, char *err,
+	    size_t errlen)
 {
-	char *buf;
 	struct stat st;
+	char *buf;
 	ssize_t n;
-	int fd, rc;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
 
-	*created = false;
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0 && errno == ENOENT) {
-		rc = create(path, priv, err, errlen);
-		*created = rc == 0;
-		return rc;
-	}
 	if (fd < 0) {
-		rc = -errno;
+		int rc = -errno;
+
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return rc;
 	}
@@ -232,14 +229,90 @@ tls_keyfile_load(const char *path, uint8_t priv[DERP_KEY_LEN], bool *created,
 		free(buf);
 		return -EIO;
 	}
-	rc = tls_keyfile_parse(buf, (size_t)n, priv, err, errlen);
-	tls_key_wipe(buf, (size_t)n);
-	free(buf);
-	if (rc) {
-		char why[256];
+	buf[n] = '\0';
+	*out = buf;
+	*len = (size_t)n;
+	return 0;
+}
 
-		snprintf(why, sizeof(why), "%s", err);
-		snprintf(err, errlen, "%s: %s", path, why);
+/* Prefix err with the path. */
+static void
+err_path(const char *path, char *err, size_t errlen)
+{
+	char why[256];
+
+	snprintf(why, sizeof(why), "%s", err);
+	snprintf(err, errlen, "%s: %s", path, why);
+}
+
+int
+tls_keyfile_load(const char *path, uint8_t priv[DERP_KEY_LEN], bool *created,
+		 char *err, size_t errlen)
+{
+	char *buf;
+	size_t n;
+	int rc;
+
+	*created = false;
+	if (access(path, F_OK) && errno == ENOENT) {
+		rc = create(path, priv, err, errlen);
+		*created = rc == 0;
+		return rc;
 	}
+	rc = read_secret(path, &buf, &n, err, errlen);
+	if (rc)
+		return rc;
+	rc = tls_keyfile_parse(buf, n, priv, err, errlen);
+	tls_key_wipe(buf, n);
+	free(buf);
+	if (rc)
+		err_path(path, err, errlen);
+	return rc;
+}
+
+static bool
+is_space(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' ||
+	       c == '\f';
+}
+
+int
+tls_mesh_key_parse(const char *text, size_t len, uint8_t key[DERP_KEY_LEN],
+		   char *err, size_t errlen)
+{
+	while (len && is_space(text[len - 1]))
+		len--;
+	while (len && is_space(*text)) {
+		text++;
+		len--;
+	}
+	if (len != 2 * DERP_KEY_LEN || tls_key_from_hex(text, len, key)) {
+		snprintf(err, errlen,
+			 "the mesh key must be 64 hex digits (found %zu characters)", len);
+		return -EINVAL;
+	}
+	if (tls_key_is_zero(key)) {
+		snprintf(err, errlen, "the mesh key is all zero");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int
+tls_mesh_key_load(const char *path, uint8_t key[DERP_KEY_LEN], char *err,
+		  size_t errlen)
+{
+	char *buf;
+	size_t n;
+	int rc = read_secret(path, &buf, &n, err, errlen);
+
+	if (rc)
+		return rc;
+	rc = tls_mesh_key_parse(buf, n, key, err, errlen);
+	tls_key_wipe(buf, n);
+	free(buf);
+	if (rc)
+		err_path(path, err, errlen);
 	return rc;
 }

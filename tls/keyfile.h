@@ -30,6 +30,17 @@ int tls_keyfile_parse(const char *text, size_t len,
 int tls_keyfile_load(const char *path, uint8_t priv[DERP_KEY_LEN],
 		     bool *created, char *err, size_t errlen);
 
+/*
+ * The regional mesh pre-shared key: 64 hex digits, surrounding whitespace
+ * ignored, not all zero. _parse is pure (fuzzed); _load reads the file
+ * with the same rules as the key file (others may not read it).
+ * Returns 0 or -errno with the reason in err.
+ */
+int tls_mesh_key_parse(const char *text, size_t len, uint8_t key[DERP_KEY_LEN],
+		       char *err, size_t errlen);
+int tls_mesh_key_load(const char *path, uint8_t key[DERP_KEY_LEN], char *err,
+		      size_t errlen);
+
 /* mkdir -p: create `dir` and its missing parents with `mode`. 0 or -errno. */
 int tls_mkdir_p(const char *dir, mode_t mode);
 

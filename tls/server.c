@@ -23,6 +23,8 @@
 struct tls_server {
 	uint8_t priv[32];
 	uint8_t pub[32];
+	uint8_t mesh_key[32];
+	bool has_mesh_key;
 	struct tls_ctx *ctx;
 	unsigned int nb_threads;
 	struct tls_thread *threads;
@@ -58,6 +60,24 @@ load_key(const struct derper_config *cfg)
 	return 0;
 }
 
+static int
+load_mesh_key(const struct derper_config *cfg)
+{
+	char err[512];
+	int rc;
+
+	if (!*cfg->mesh.psk_file)
+		return 0;
+	rc = tls_mesh_key_load(cfg->mesh.psk_file, srv.mesh_key, err, sizeof(err));
+	if (rc) {
+		LOG_ERR("tls: mesh key", "error=\"%s\"", err);
+		return rc;
+	}
+	srv.has_mesh_key = true;
+	LOG_INFO("tls: mesh key loaded", "file=\"%s\"", cfg->mesh.psk_file);
+	return 0;
+}
+
 /* derper logs the DERP map node to paste for a self-signed IP cert. */
 static void
 log_node(const struct derper_config *cfg)
@@ -83,6 +103,8 @@ tls_server_init(const struct derper_config *cfg)
 		return -EIO;
 	}
 	rc = load_key(cfg);
+	if (rc == 0)
+		rc = load_mesh_key(cfg);
 	if (rc)
 		return rc;
 	if (cfg_serves_tls(cfg)) {
@@ -113,6 +135,7 @@ tls_server_init(const struct derper_config *cfg)
 			srv.port = tls_listener_port(fd);
 		rc = tls_thread_init(&srv.threads[i], i, cfg, srv.ctx, srv.priv,
 				     srv.pub, fd, dp_tls_link(i));
+		srv.threads[i].mesh_key = srv.has_mesh_key ? srv.mesh_key : NULL;
 		if (rc) {
 			LOG_ERR("tls: thread setup failed", "tls=%u error=\"%s\"", i,
 				strerror(-rc));
@@ -184,6 +207,7 @@ tls_server_uninit(void)
 	free(srv.running);
 	tls_ctx_put(srv.ctx);
 	tls_key_wipe(srv.priv, sizeof(srv.priv));
+	tls_key_wipe(srv.mesh_key, sizeof(srv.mesh_key));
 	memset(&srv, 0, sizeof(srv));
 }
 
@@ -199,4 +223,14 @@ tls_server_counters(struct tls_counters *out)
 	memset(out, 0, sizeof(*out));
 	for (unsigned int i = 0; i < srv.nb_threads; i++)
 		tls_thread_counters(&srv.threads[i], out);
+}
+
+bool
+tls_server_identity(const uint8_t **priv, const uint8_t **pub,
+		    const uint8_t **mesh_key)
+{
+	*priv = srv.priv;
+	*pub = srv.pub;
+	*mesh_key = srv.has_mesh_key ? srv.mesh_key : NULL;
+	return srv.nb_threads > 0;
 }

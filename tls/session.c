@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
 #include <rte_branch_prediction.h>
 #include <rte_mbuf.h>
 
@@ -190,6 +191,7 @@ session_free(struct tls_thread *t, struct session *s)
 	free(s->head);
 	free(s->out);
 	free(s->gone);
+	free(s->wev);
 	free(s);
 }
 
@@ -257,10 +259,21 @@ on_header(void *ctx, uint8_t type, uint32_t len, uint32_t *prefix)
 	case DERP_FRAME_PONG:
 		return len == DERP_PING_LEN ? DERP_RX_WHOLE : DERP_RX_SKIP;
 	case DERP_FRAME_FORWARD_PACKET:
+		/* derper checks the privilege first, then the size */
+		if (!(s->flags & SF_MESH))
+			return CLOSE_RC(TLS_CLOSE_NOT_MESH);
+		if (len < 2 * DERP_KEY_LEN || len - 2 * DERP_KEY_LEN > DERP_MAX_PACKET)
+			return CLOSE_RC(TLS_CLOSE_BAD_FRAME);
+		*prefix = 2 * DERP_KEY_LEN;
+		return DERP_RX_STREAM;
 	case DERP_FRAME_WATCH_CONNS:
+		if (len != 0)
+			return CLOSE_RC(TLS_CLOSE_BAD_FRAME);
+		return s->flags & SF_MESH ? DERP_RX_WHOLE : CLOSE_RC(TLS_CLOSE_NOT_MESH);
 	case DERP_FRAME_CLOSE_PEER:
-		/* mesh privileges only (SF_MESH); see the mesh issue */
-		return CLOSE_RC(TLS_CLOSE_NOT_MESH);
+		if (len != DERP_KEY_LEN)
+			return CLOSE_RC(TLS_CLOSE_BAD_FRAME);
+		return s->flags & SF_MESH ? DERP_RX_WHOLE : CLOSE_RC(TLS_CLOSE_NOT_MESH);
 	default:
 		return DERP_RX_SKIP;
 	}
@@ -294,6 +307,17 @@ handle_client_info(struct tls_thread *t, struct session *s,
 	free(plain);
 
 	memcpy(s->key, body, DERP_KEY_LEN);
+	if (ci.has_mesh_key) {
+		/* a wrong mesh key is no error: just no privileges (§7.1) */
+		if (t->mesh_key &&
+		    CRYPTO_memcmp(ci.mesh_key, t->mesh_key, DERP_KEY_LEN) == 0) {
+			s->flags |= SF_MESH;
+			TLS_COUNT(&t->cnt, mesh_sessions, 1);
+		} else {
+			TLS_COUNT(&t->cnt, mesh_bad_key, 1);
+		}
+		tls_key_wipe(ci.mesh_key, sizeof(ci.mesh_key));
+	}
 	if (ci.is_prober)
 		s->flags |= SF_PROBER;
 	if (ci.can_ack_pings)
@@ -344,6 +368,56 @@ handle_client_info(struct tls_thread *t, struct session *s,
 	return 0;
 }
 
+/* A mesh control message to the forwarding lcore, about `key`. */
+static int
+send_mesh_msg(struct tls_thread *t, struct session *s, uint8_t type,
+	      const uint8_t *key)
+{
+	struct rte_mbuf *m = rte_pktmbuf_alloc(t->link->pool);
+	struct dp_msg *d;
+
+	if (!m)
+		return CLOSE_RC(TLS_CLOSE_NO_MEMORY);
+	d = dp_msg(m);
+	d->type = type;
+	d->flags = 0;
+	d->tls = (uint16_t)t->id;
+	d->id = s->id;
+	d->gen = s->gen;
+	memcpy(d->key, key, DP_KEY_LEN);
+	tls_thread_stage(t, m);
+	return 0;
+}
+
+static int
+handle_watch_conns(struct tls_thread *t, struct session *s)
+{
+	char short_key[8];
+
+	/* a node that dialled itself: derper ignores it (§7.2) */
+	if (memcmp(s->key, t->server_pub, DERP_KEY_LEN) == 0) {
+		TLS_COUNT(&t->cnt, mesh_watch_self, 1);
+		return 0;
+	}
+	TLS_COUNT(&t->cnt, mesh_watch, 1);
+	tls_key_short(s->key, short_key);
+	LOG_INFO("mesh: peer watches our clients", "tls=%u id=%u peer=%s",
+		 t->id, s->id, short_key);
+	return send_mesh_msg(t, s, DP_MSG_WATCH, s->key);
+}
+
+static int
+handle_close_peer(struct tls_thread *t, struct session *s, const uint8_t *key)
+{
+	char who[8], target[8];
+
+	TLS_COUNT(&t->cnt, mesh_close_peer, 1);
+	tls_key_short(s->key, who);
+	tls_key_short(key, target);
+	LOG_INFO("mesh: ClosePeer", "peer=%s target=%s", who, target);
+	return send_mesh_msg(t, s, DP_MSG_CLOSE_PEER, key);
+}
+
 static int
 on_frame(void *ctx, uint8_t type, const uint8_t *body, uint32_t len)
 {
@@ -377,6 +451,10 @@ on_frame(void *ctx, uint8_t type, const uint8_t *body, uint32_t len)
 		return 0;
 	case DERP_FRAME_NOTE_PREFERRED:
 		return 0;	/* stats only in derper */
+	case DERP_FRAME_WATCH_CONNS:
+		return handle_watch_conns(f->t, s);
+	case DERP_FRAME_CLOSE_PEER:
+		return handle_close_peer(f->t, s, body);
 	default:
 		return 0;
 	}
@@ -391,7 +469,6 @@ on_stream_start(void *ctx, uint8_t type, const uint8_t *prefix,
 	struct rte_mbuf *m;
 	struct dp_msg *d;
 
-	(void)type;
 	(void)prefix_len;
 	(void)rest;
 	m = rte_pktmbuf_alloc(f->t->link->pool);
@@ -402,12 +479,20 @@ on_stream_start(void *ctx, uint8_t type, const uint8_t *prefix,
 	}
 	d = dp_msg(m);
 	d->type = DP_MSG_SEND;
-	d->flags = 0;
 	d->tls = (uint16_t)f->t->id;
 	d->id = s->id;
 	d->gen = s->gen;
-	memcpy(d->key, prefix, DP_KEY_LEN);
-	memcpy(d->src, s->key, DP_KEY_LEN);
+	if (type == DERP_FRAME_FORWARD_PACKET) {
+		/* src | dst from a mesh peer: delivered here or nowhere */
+		d->flags = DP_PKT_FORWARDED;
+		memcpy(d->src, prefix, DP_KEY_LEN);
+		memcpy(d->key, prefix + DP_KEY_LEN, DP_KEY_LEN);
+		TLS_COUNT(&f->t->cnt, mesh_forward_in, 1);
+	} else {
+		d->flags = 0;
+		memcpy(d->key, prefix, DP_KEY_LEN);
+		memcpy(d->src, s->key, DP_KEY_LEN);
+	}
 	s->pkt = m;
 	s->pkt_seg = m;
 	return 0;
@@ -880,7 +965,45 @@ write_out(struct tls_thread *t, struct session *s)
 	return 0;
 }
 
-/* Control frames due: pong, PeerGone, KeepAlive, server Ping, Restarting. */
+/* Watcher updates, oldest first, up to about WBUF_SOFT bytes. */
+static size_t
+build_watch(struct tls_thread *t, struct session *s, uint8_t *w, size_t n)
+{
+	unsigned int nb = 0;
+
+	while (s->wev_len && n < WBUF_SOFT) {
+		const struct watch_event *e = &s->wev[s->wev_head];
+
+		if (e->present) {
+			uint8_t tail[16 + 2 + 1];
+
+			memcpy(tail, e->ip, 16);
+			tail[16] = (uint8_t)(e->port >> 8);
+			tail[17] = (uint8_t)e->port;
+			tail[18] = e->flags;
+			n += put_frame(w + n, DERP_FRAME_PEER_PRESENT, e->key,
+				       DERP_KEY_LEN, tail, sizeof(tail));
+		} else {
+			uint8_t reason = DP_GONE_DISCONNECTED;
+
+			n += put_frame(w + n, DERP_FRAME_PEER_GONE, e->key,
+				       DERP_KEY_LEN, &reason, 1);
+		}
+		s->wev_head = (s->wev_head + 1) % s->wev_cap;
+		s->wev_len--;
+		nb++;
+	}
+	TLS_COUNT(&t->cnt, watch_events_out, nb);
+	if (s->wev_len == 0 && s->wev_cap > 256) {
+		free(s->wev);
+		s->wev = NULL;
+		s->wev_cap = s->wev_head = 0;
+	}
+	return n;
+}
+
+/* Control frames due: pong, PeerGone, watcher updates, KeepAlive, server
+ * Ping, Restarting. */
 static size_t
 build_control(struct tls_thread *t, struct session *s, uint8_t *w)
 {
@@ -902,6 +1025,7 @@ build_control(struct tls_thread *t, struct session *s, uint8_t *w)
 		s->gone = NULL;
 		s->cap_gone = 0;
 	}
+	n = build_watch(t, s, w, n);
 	if (s->flags & SF_KEEPALIVE) {
 		n += put_frame(w + n, DERP_FRAME_KEEP_ALIVE, NULL, 0, NULL, 0);
 		s->flags &= ~SF_KEEPALIVE;
@@ -1019,7 +1143,7 @@ session_flush(struct tls_thread *t, struct session *s)
 			}
 			s->stall_ms = 0;
 			/* more queued than one buffer: come back next round */
-			if (sq_len(&s->sq) || s->nb_gone)
+			if (sq_len(&s->sq) || s->nb_gone || s->wev_len)
 				session_mark_dirty(t, s);
 		}
 	}
@@ -1123,6 +1247,40 @@ session_timers(struct tls_thread *t, struct session *s)
 				  (s->id * 7919u) % DERP_KEEPALIVE_JITTER_MS;
 		session_mark_dirty(t, s);
 	}
+}
+
+void
+session_watch_event(struct tls_thread *t, struct session *s,
+		    const struct dp_msg *d)
+{
+	struct watch_event *e;
+
+	if (s->state != S_RUN)
+		return;
+	if (s->wev_len == s->wev_cap) {
+		/* grow the ring buffer, unrolling it */
+		uint32_t cap = s->wev_cap ? s->wev_cap * 2 : 64;
+		struct watch_event *n = malloc(sizeof(*n) * cap);
+
+		if (!n) {
+			session_close(t, s, TLS_CLOSE_NO_MEMORY);
+			return;
+		}
+		for (uint32_t i = 0; i < s->wev_len; i++)
+			n[i] = s->wev[(s->wev_head + i) % s->wev_cap];
+		free(s->wev);
+		s->wev = n;
+		s->wev_cap = cap;
+		s->wev_head = 0;
+	}
+	e = &s->wev[(s->wev_head + s->wev_len) % s->wev_cap];
+	memcpy(e->key, d->key, DERP_KEY_LEN);
+	e->present = d->type == DP_MSG_PEER_PRESENT;
+	memcpy(e->ip, d->ip, 16);
+	e->port = d->port;
+	e->flags = d->flags;
+	s->wev_len++;
+	session_mark_dirty(t, s);
 }
 
 void

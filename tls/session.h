@@ -21,6 +21,7 @@
 
 #include "config/config.h"
 #include "dataplane/dataplane.h"
+#include "dataplane/ring_msg.h"
 #include "tls/counters.h"
 #include "tls/frame.h"
 #include "tls/heard.h"
@@ -74,6 +75,16 @@ struct pending_gone {
 	uint8_t reason;
 };
 
+/* A watcher update (mesh peer after WatchConns): PeerPresent or PeerGone,
+ * written in the order the forwarding lcore produced them. */
+struct watch_event {
+	uint8_t key[32];
+	uint8_t ip[16];
+	uint16_t port;
+	uint8_t flags;		/* PeerPresent flags */
+	uint8_t present;	/* 1: PeerPresent, 0: PeerGone(key, 0) */
+};
+
 struct session {
 	uint32_t id, gen;
 	int fd;
@@ -108,6 +119,8 @@ struct session {
 	uint8_t ping[8];
 	struct pending_gone *gone;	/* PeerGone frames due */
 	uint32_t nb_gone, cap_gone;
+	struct watch_event *wev;	/* watcher updates due: a FIFO */
+	uint32_t wev_head, wev_len, wev_cap;
 	double nothere_tokens;		/* NotHere limiter: 1/s, burst 3 */
 	uint64_t nothere_ms;
 
@@ -126,6 +139,7 @@ struct tls_thread {
 	struct tls_ctx *ctx;		/* NULL: plain HTTP */
 	const uint8_t *server_priv;	/* owned by server.c */
 	const uint8_t *server_pub;
+	const uint8_t *mesh_key;	/* NULL: no mesh configured */
 	int epfd;
 	int listen_fd;
 	struct dp_tls_link *link;
@@ -176,6 +190,8 @@ void session_peer_gone(struct tls_thread *t, struct session *s,
 		       const uint8_t key[32], uint8_t reason, bool limit);
 void session_start_drain(struct tls_thread *t, struct session *s);
 void session_dup_state(struct tls_thread *t, struct session *s, uint8_t flags);
+void session_watch_event(struct tls_thread *t, struct session *s,
+			 const struct dp_msg *d);
 
 /* tls_thread.c helpers used by session.c */
 struct session *tls_thread_lookup(struct tls_thread *t, uint32_t id,

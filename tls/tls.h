@@ -9,6 +9,7 @@
 
 #include <sched.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "config/config.h"
 #include "tls/counters.h"
@@ -39,6 +40,15 @@ void tls_server_uninit(void);
 
 /* The DERP listener's port (useful when listen asked for port 0). */
 int tls_server_port(void);
+
+/*
+ * The server's key pair and the mesh key (NULL when none is configured),
+ * for the mesh links, which dial siblings with the server key as their
+ * client key. Valid from tls_server_init() to tls_server_uninit(); the
+ * bytes never change in between. False before init.
+ */
+bool tls_server_identity(const uint8_t **priv, const uint8_t **pub,
+			 const uint8_t **mesh_key);
 
 /* Sum of every thread's counters. Any thread. */
 void tls_server_counters(struct tls_counters *out);

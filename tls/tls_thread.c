@@ -388,8 +388,16 @@ handle_msg(struct tls_thread *t, struct rte_mbuf *m)
 				s->flags &= ~SF_REGISTERED;
 			session_close(t, s, d->flags == DP_CLOSE_TABLE_FULL ?
 						    TLS_CLOSE_TABLE_FULL :
+					    d->flags == DP_CLOSE_PEER ?
+						    TLS_CLOSE_MESH_CLOSE_PEER :
 						    TLS_CLOSE_DUPLICATE);
 		}
+		break;
+	case DP_MSG_PEER_PRESENT:
+	case DP_MSG_WATCH_GONE:
+		s = tls_thread_lookup(t, d->id, d->gen);
+		if (s)
+			session_watch_event(t, s, d);
 		break;
 	default:
 		break;

@@ -24,7 +24,9 @@
 static struct rte_mempool *pool;
 static struct dp_session_table table;
 static struct dp_lcore *lc;
-static struct dp_wake tls_wake[2];
+static struct dp_wake tls_wake[3];
+
+enum { NB_EP = 3, LINK_EP = 2 };	/* TLS threads 0, 1; mesh link 0 */
 
 static int
 init(void)
@@ -46,8 +48,9 @@ init(void)
 	lc->pool = pool;
 	lc->table = &table;
 	lc->nb_tls = 2;
+	lc->nb_ep = NB_EP;
 	lc->wake.efd = eventfd(0, EFD_NONBLOCK);
-	for (int t = 0; t < 2; t++) {
+	for (int t = 0; t < NB_EP; t++) {
 		char name[32];
 
 		snprintf(name, sizeof(name), "t_rx%d", t);
@@ -127,6 +130,39 @@ expect_empty(void)
 {
 	CU_ASSERT_PTR_NULL(out(0));
 	CU_ASSERT_PTR_NULL(out(1));
+	CU_ASSERT_PTR_NULL(out(LINK_EP));
+}
+
+static void
+drain_all(void)
+{
+	struct rte_mbuf *m;
+
+	for (unsigned int t = 0; t < NB_EP; t++)
+		while ((m = out(t)))
+			rte_pktmbuf_free(m);
+}
+
+/* A message from mesh link `link` (its thread's ring endpoint). */
+static struct rte_mbuf *
+link_msg(uint8_t type, uint16_t link, uint8_t k)
+{
+	struct rte_mbuf *m = msg(type, LINK_EP, 0, 0, k, 0, 0);
+
+	dp_msg(m)->port = link;
+	return m;
+}
+
+/* Expect a message of `type` about key byte k on endpoint t. */
+static void
+expect_key(unsigned int t, uint8_t type, uint8_t k)
+{
+	struct rte_mbuf *m = out(t);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+	CU_ASSERT_EQUAL(dp_msg(m)->type, type);
+	CU_ASSERT_EQUAL(dp_msg(m)->key[0], k);
+	rte_pktmbuf_free(m);
 }
 
 static void
@@ -277,6 +313,241 @@ test_bad_message(void)
 	CU_ASSERT_EQUAL(rte_mempool_in_use_count(pool), base);
 }
 
+/* WatchConns: a dump of every local key (the watcher included), with the
+ * address and flags of the active connection, then one PeerPresent per
+ * registration and one PeerGone per last unregistration. */
+static void
+test_watch(void)
+{
+	unsigned int base = rte_mempool_in_use_count(pool);
+	struct rte_mbuf *m;
+	struct dp_msg *d;
+	bool seen[3] = {false};
+
+	/* W: the mesh peer's session on TLS thread 0 */
+	m = msg(DP_MSG_SESSION_UP, 0, 50, 1, 0x77, 0, DP_SESS_MESH);
+	dp_msg(m)->port = 4242;
+	dp_msg(m)->ip[10] = dp_msg(m)->ip[11] = 0xff;
+	dp_msg(m)->ip[12] = 198;
+	run(m);
+	run(msg(DP_MSG_SESSION_UP, 1, 1, 1, 0xa, 0, DP_SESS_PROBER));
+	expect_empty();
+	/* a small table is dumped at once, ahead of later messages */
+	run(msg(DP_MSG_WATCH, 0, 50, 1, 0x77, 0, 0));
+	CU_ASSERT(dp_forward_idle(lc));
+	for (int i = 0; i < 2; i++) {
+		m = out(0);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+		d = dp_msg(m);
+		CU_ASSERT_EQUAL(d->type, DP_MSG_PEER_PRESENT);
+		CU_ASSERT_EQUAL(d->id, 50);	/* to the watcher */
+		if (d->key[0] == 0x77) {
+			CU_ASSERT_EQUAL(d->flags, DP_SESS_MESH);
+			CU_ASSERT_EQUAL(d->port, 4242);
+			CU_ASSERT_EQUAL(d->ip[12], 198);
+			seen[0] = true;
+		} else if (d->key[0] == 0xa) {
+			CU_ASSERT_EQUAL(d->flags, DP_SESS_PROBER);
+			seen[1] = true;
+		}
+		rte_pktmbuf_free(m);
+	}
+	CU_ASSERT(seen[0] && seen[1]);
+	expect_empty();
+	/* a new connection, a duplicate too: PeerPresent each */
+	run(msg(DP_MSG_SESSION_UP, 1, 2, 1, 0xb, 0, DP_SESS_REGULAR));
+	expect_key(0, DP_MSG_PEER_PRESENT, 0xb);
+	run(msg(DP_MSG_SESSION_UP, 1, 3, 1, 0xb, 0, DP_SESS_REGULAR));
+	expect_key(0, DP_MSG_PEER_PRESENT, 0xb);
+	drain_all();		/* duplicate-state notices */
+	/* a duplicate leaving says nothing to watchers; the last one does */
+	run(msg(DP_MSG_SESSION_DOWN, 1, 3, 1, 0xb, 0, 0));
+	CU_ASSERT_PTR_NULL(out(0));
+	drain_all();
+	run(msg(DP_MSG_SESSION_DOWN, 1, 2, 1, 0xb, 0, 0));
+	expect_key(0, DP_MSG_WATCH_GONE, 0xb);
+	expect_key(0, DP_MSG_PEER_GONE_ALL, 0xb);
+	expect_key(1, DP_MSG_PEER_GONE_ALL, 0xb);
+	expect_empty();
+	/* the watcher leaves: no more updates for it */
+	run(msg(DP_MSG_SESSION_DOWN, 0, 50, 1, 0x77, 0, 0));
+	CU_ASSERT_EQUAL(lc->nb_watch, 0);
+	drain_all();
+	run(msg(DP_MSG_SESSION_UP, 1, 4, 1, 0xc, 0, DP_SESS_REGULAR));
+	expect_empty();
+	run(msg(DP_MSG_SESSION_DOWN, 1, 4, 1, 0xc, 0, 0));
+	run(msg(DP_MSG_SESSION_DOWN, 1, 1, 1, 0xa, 0, 0));
+	drain_all();
+	CU_ASSERT_EQUAL(table.nb_keys, 0);
+	CU_ASSERT_EQUAL(rte_mempool_in_use_count(pool), base);
+}
+
+/* A dump never fills more than half the watcher's ring: 12 keys through a
+ * 16-slot ring arrive over several loop iterations, none dropped. */
+static void
+test_watch_dump_paced(void)
+{
+	unsigned int base = rte_mempool_in_use_count(pool);
+	uint64_t ring_full = lc->cnt.drops[DP_DROP_RING_FULL];
+	unsigned int got = 0, rounds = 0;
+	struct rte_mbuf *m;
+
+	for (uint32_t i = 0; i < 12; i++)
+		run(msg(DP_MSG_SESSION_UP, 0, i, 1, (uint8_t)(0x20 + i), 0, DP_SESS_REGULAR));
+	run(msg(DP_MSG_WATCH, 1, 60, 1, 0x99, 0, 0));
+	while (!dp_forward_idle(lc) && rounds++ < 100) {
+		dp_forward_poll(lc);
+		CU_ASSERT(rte_ring_count(lc->tls[1].tx) <= 8);
+		while ((m = out(1))) {
+			CU_ASSERT_EQUAL(dp_msg(m)->type, DP_MSG_PEER_PRESENT);
+			got++;
+			rte_pktmbuf_free(m);
+		}
+	}
+	CU_ASSERT_EQUAL(got, 12);
+	CU_ASSERT(rounds > 1);
+	CU_ASSERT_EQUAL(lc->cnt.drops[DP_DROP_RING_FULL], ring_full);
+	/* the watcher was never registered as a session: drop it by hand */
+	lc->watch[0].used = false;
+	lc->nb_watch = 0;
+	for (uint32_t i = 0; i < 12; i++)
+		run(msg(DP_MSG_SESSION_DOWN, 0, i, 1, (uint8_t)(0x20 + i), 0, 0));
+	drain_all();
+	CU_ASSERT_EQUAL(table.nb_keys, 0);
+	CU_ASSERT_EQUAL(rte_mempool_in_use_count(pool), base);
+}
+
+/* Keys announced by a mesh link: packets for them go to the link's thread
+ * as ForwardPacket; local wins; forwarded packets are never forwarded
+ * again; the key leaves the region when neither remains. */
+static void
+test_mesh_forward(void)
+{
+	unsigned int base = rte_mempool_in_use_count(pool);
+	uint64_t on_fwd = lc->cnt.drops[DP_DROP_UNKNOWN_DEST_ON_FWD];
+	struct rte_mbuf *m;
+
+	run(msg(DP_MSG_SESSION_UP, 0, 1, 1, 0xa, 0, DP_SESS_REGULAR));
+	run(link_msg(DP_MSG_FWD_ADD, 0, 0xe));
+	expect_empty();
+	m = msg(DP_MSG_SEND, 0, 1, 1, 0xe, 0xa, 0);
+	memcpy(rte_pktmbuf_append(m, 3), "abc", 3);
+	run(m);
+	m = out(LINK_EP);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+	CU_ASSERT_EQUAL(dp_msg(m)->type, DP_MSG_FORWARD);
+	CU_ASSERT_EQUAL(dp_msg(m)->port, 0);
+	CU_ASSERT_EQUAL(dp_msg(m)->key[0], 0xe);
+	CU_ASSERT_EQUAL(dp_msg(m)->src[0], 0xa);
+	CU_ASSERT_EQUAL(rte_pktmbuf_pkt_len(m), 3);
+	rte_pktmbuf_free(m);
+	/* a ForwardPacket from a mesh peer to a non-local key: dropped,
+	 * disco gets NotHere back to that peer's session */
+	run(msg(DP_MSG_SEND, 1, 9, 1, 0xe, 0xf, DP_PKT_FORWARDED));
+	CU_ASSERT_EQUAL(lc->cnt.drops[DP_DROP_UNKNOWN_DEST_ON_FWD], on_fwd + 1);
+	expect_empty();
+	run(msg(DP_MSG_SEND, 1, 9, 1, 0xe, 0xf, DP_PKT_FORWARDED | DP_PKT_DISCO));
+	m = out(1);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+	CU_ASSERT_EQUAL(dp_msg(m)->type, DP_MSG_PEER_GONE);
+	CU_ASSERT_EQUAL(dp_msg(m)->flags, DP_GONE_NOT_HERE);
+	CU_ASSERT_EQUAL(dp_msg(m)->id, 9);
+	rte_pktmbuf_free(m);
+	/* ... but delivered when the key is local */
+	run(msg(DP_MSG_SEND, 1, 9, 1, 0xa, 0xf, DP_PKT_FORWARDED));
+	m = out(0);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+	CU_ASSERT_EQUAL(dp_msg(m)->type, DP_MSG_DELIVER);
+	CU_ASSERT_EQUAL(dp_msg(m)->src[0], 0xf);
+	rte_pktmbuf_free(m);
+	/* E connects here too: local wins over the link */
+	run(msg(DP_MSG_SESSION_UP, 1, 5, 1, 0xe, 0, DP_SESS_REGULAR));
+	run(msg(DP_MSG_SEND, 0, 1, 1, 0xe, 0xa, 0));
+	expect(1, DP_MSG_DELIVER, 5, 0);
+	/* E leaves here but is still behind the link: not gone */
+	run(msg(DP_MSG_SESSION_DOWN, 1, 5, 1, 0xe, 0, 0));
+	expect_empty();
+	run(msg(DP_MSG_SEND, 0, 1, 1, 0xe, 0xa, 0));
+	expect_key(LINK_EP, DP_MSG_FORWARD, 0xe);
+	/* the link withdraws it: gone from the region */
+	run(link_msg(DP_MSG_FWD_DEL, 0, 0xe));
+	expect_key(0, DP_MSG_PEER_GONE_ALL, 0xe);
+	expect_key(1, DP_MSG_PEER_GONE_ALL, 0xe);
+	/* a withdrawal of something never announced changes nothing */
+	run(link_msg(DP_MSG_FWD_DEL, 0, 0xe));
+	expect_empty();
+	run(msg(DP_MSG_SESSION_DOWN, 0, 1, 1, 0xa, 0, 0));
+	drain_all();
+	CU_ASSERT_EQUAL(table.nb_keys, 0);
+	CU_ASSERT_EQUAL(rte_mempool_in_use_count(pool), base);
+}
+
+/* A link drops: every key it alone knew leaves the region; a key that is
+ * also local stays, silently. */
+static void
+test_mesh_link_down(void)
+{
+	unsigned int base = rte_mempool_in_use_count(pool);
+	uint64_t bad = lc->cnt.drops[DP_DROP_BAD_MSG];
+	unsigned int gone = 0;
+	struct rte_mbuf *m;
+
+	run(msg(DP_MSG_SESSION_UP, 0, 1, 1, 0xa, 0, DP_SESS_REGULAR));
+	run(link_msg(DP_MSG_FWD_ADD, 0, 0xa));
+	run(link_msg(DP_MSG_FWD_ADD, 0, 0xb));
+	run(link_msg(DP_MSG_FWD_ADD, 0, 0xc));
+	CU_ASSERT_EQUAL(table.nb_keys, 3);
+	run(link_msg(DP_MSG_FWD_ADD, 7, 0xd));	/* no such link */
+	CU_ASSERT_EQUAL(lc->cnt.drops[DP_DROP_BAD_MSG], bad + 1);
+	run(link_msg(DP_MSG_LINK_DOWN, 0, 0));
+	while ((m = out(0))) {
+		CU_ASSERT_EQUAL(dp_msg(m)->type, DP_MSG_PEER_GONE_ALL);
+		CU_ASSERT(dp_msg(m)->key[0] == 0xb || dp_msg(m)->key[0] == 0xc);
+		gone++;
+		rte_pktmbuf_free(m);
+	}
+	CU_ASSERT_EQUAL(gone, 2);
+	drain_all();
+	CU_ASSERT_EQUAL(table.nb_keys, 1);
+	run(msg(DP_MSG_SESSION_DOWN, 0, 1, 1, 0xa, 0, 0));
+	drain_all();
+	CU_ASSERT_EQUAL(table.nb_keys, 0);
+	CU_ASSERT_EQUAL(rte_mempool_in_use_count(pool), base);
+}
+
+/* ClosePeer(B) closes every connection of B; an unknown key is counted. */
+static void
+test_close_peer(void)
+{
+	unsigned int base = rte_mempool_in_use_count(pool);
+	uint64_t unknown = lc->cnt.mesh_close_unknown;
+	unsigned int closes = 0;
+	struct rte_mbuf *m;
+
+	run(msg(DP_MSG_SESSION_UP, 0, 1, 1, 0xb, 0, DP_SESS_REGULAR));
+	run(msg(DP_MSG_SESSION_UP, 1, 2, 1, 0xb, 0, DP_SESS_REGULAR));
+	drain_all();
+	run(msg(DP_MSG_CLOSE_PEER, 1, 9, 1, 0xb, 0, 0));
+	for (unsigned int t = 0; t < 2; t++) {
+		while ((m = out(t))) {
+			CU_ASSERT_EQUAL(dp_msg(m)->type, DP_MSG_CLOSE);
+			CU_ASSERT_EQUAL(dp_msg(m)->flags, DP_CLOSE_PEER);
+			CU_ASSERT_EQUAL(dp_msg(m)->id, t + 1);
+			closes++;
+			rte_pktmbuf_free(m);
+		}
+	}
+	CU_ASSERT_EQUAL(closes, 2);
+	run(msg(DP_MSG_CLOSE_PEER, 1, 9, 1, 0x5e, 0, 0));
+	expect_empty();
+	CU_ASSERT_EQUAL(lc->cnt.mesh_close_unknown, unknown + 1);
+	run(msg(DP_MSG_SESSION_DOWN, 0, 1, 1, 0xb, 0, 0));
+	run(msg(DP_MSG_SESSION_DOWN, 1, 2, 1, 0xb, 0, 0));
+	drain_all();
+	CU_ASSERT_EQUAL(table.nb_keys, 0);
+	CU_ASSERT_EQUAL(rte_mempool_in_use_count(pool), base);
+}
+
 /* The poll loop on its own lcore: asleep in adaptive mode, woken by a
  * kick, it routes the message; quit stops it. */
 static void
@@ -319,6 +590,11 @@ static CU_TestInfo tests[] = {
 	{"duplicate connections", test_duplicates},
 	{"table full, ring full", test_table_full_and_ring_full},
 	{"bad message", test_bad_message},
+	{"mesh: WatchConns dump and updates", test_watch},
+	{"mesh: dump paced by ring room", test_watch_dump_paced},
+	{"mesh: forward over a link, local wins", test_mesh_forward},
+	{"mesh: link down forgets its keys", test_mesh_link_down},
+	{"mesh: ClosePeer", test_close_peer},
 	{"poll loop sleeps and wakes", test_main_loop_wakeup},
 	CU_TEST_INFO_NULL,
 };

@@ -173,10 +173,10 @@ class Client:
 
     def __init__(self, host, port, use_tls=True, key=None, fast_start_key=None,
                  websocket=False, client_info=None, extra_headers=b"",
-                 handshake=True, timeout=10):
+                 handshake=True, timeout=10, sni="localhost"):
         self.priv = key or PrivateKey.generate()
         self.pub = bytes(self.priv.public_key)
-        self.conn = Conn(host, port, use_tls=use_tls, timeout=timeout)
+        self.conn = Conn(host, port, use_tls=use_tls, timeout=timeout, sni=sni)
         self.server_pub = None
         self.response_head = None
         if websocket:

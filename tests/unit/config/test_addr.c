@@ -117,6 +117,44 @@ test_cert_basename(void)
 	CU_ASSERT_STRING_EQUAL(out, "a..b");
 }
 
+static void
+test_mesh_peer(void)
+{
+	struct cfg_mesh_peer p;
+
+	CU_ASSERT_EQUAL(cfg_mesh_peer_parse("derp2.example.com", &p, err, sizeof(err)), 0);
+	CU_ASSERT_STRING_EQUAL(p.host, "derp2.example.com");
+	CU_ASSERT_STRING_EQUAL(p.http_host, "derp2.example.com");
+	CU_ASSERT_STRING_EQUAL(p.dial, "derp2.example.com");
+	CU_ASSERT_EQUAL(p.port, 443);
+	CU_ASSERT_FALSE(p.has_dial);
+	/* host/dialhost: TLS and Host use host, the socket dialhost */
+	CU_ASSERT_EQUAL(cfg_mesh_peer_parse("derp2.example.com:8443/10.0.0.2", &p, err, sizeof(err)), 0);
+	CU_ASSERT_STRING_EQUAL(p.host, "derp2.example.com");
+	CU_ASSERT_STRING_EQUAL(p.http_host, "derp2.example.com:8443");
+	CU_ASSERT_STRING_EQUAL(p.dial, "10.0.0.2");
+	CU_ASSERT_EQUAL(p.port, 8443);
+	CU_ASSERT(p.has_dial);
+	/* the dialhost's port wins */
+	CU_ASSERT_EQUAL(cfg_mesh_peer_parse("derp-1/derp-1.derp.svc:9443", &p, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(p.port, 9443);
+	CU_ASSERT_STRING_EQUAL(p.dial, "derp-1.derp.svc");
+	CU_ASSERT_EQUAL(cfg_mesh_peer_parse("[2001:db8::1]:443", &p, err, sizeof(err)), 0);
+	CU_ASSERT_STRING_EQUAL(p.host, "2001:db8::1");
+	/* refused */
+	CU_ASSERT_EQUAL(cfg_mesh_peer_parse("", &p, err, sizeof(err)), -EINVAL);
+	CU_ASSERT_EQUAL(cfg_mesh_peer_parse("a/b/c", &p, err, sizeof(err)), -EINVAL);
+	CU_ASSERT_EQUAL(cfg_mesh_peer_parse("host:0", &p, err, sizeof(err)), -EINVAL);
+	CU_ASSERT_EQUAL(cfg_mesh_peer_parse("bad_name!", &p, err, sizeof(err)), -EINVAL);
+	CU_ASSERT_EQUAL(cfg_mesh_peer_parse("ok/", &p, err, sizeof(err)), -EINVAL);
+	/* derper skips the entry that is exactly its hostname */
+	CU_ASSERT(cfg_mesh_peer_is_own_name("derp1.example.com", "derp1.example.com"));
+	CU_ASSERT(cfg_mesh_peer_is_own_name("DERP1.example.com/10.0.0.1", "derp1.example.com"));
+	CU_ASSERT_FALSE(cfg_mesh_peer_is_own_name("derp1.example.com:443", "derp1.example.com"));
+	CU_ASSERT_FALSE(cfg_mesh_peer_is_own_name("derp1.example.co", "derp1.example.com"));
+	CU_ASSERT_FALSE(cfg_mesh_peer_is_own_name("derp1", ""));
+}
+
 static CU_TestInfo tests[] = {
 	{"host:port", test_hostport},
 	{"sockaddr", test_sockaddr},
@@ -124,6 +162,7 @@ static CU_TestInfo tests[] = {
 	{"CIDR", test_cidr},
 	{"CPU lists", test_cpulist},
 	{"derper cert file names", test_cert_basename},
+	{"mesh peers: host/dialhost, own name", test_mesh_peer},
 	CU_TEST_INFO_NULL,
 };
 

@@ -87,10 +87,53 @@ test_short_and_hex(void)
 	CU_ASSERT_EQUAL(tls_key_from_hex("zz", 2, k), -EINVAL);
 }
 
+static void
+test_mesh_key(void)
+{
+	static const char hex[] = "5A5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a";
+	char text[128], dir[] = "/tmp/derper-meshkey-XXXXXX", path[128];
+	uint8_t k[32];
+	FILE *f;
+
+	snprintf(text, sizeof(text), " \t%s\r\n\n", hex);
+	CU_ASSERT_EQUAL(tls_mesh_key_parse(text, strlen(text), k, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(k[0], 0x5a);
+	CU_ASSERT_EQUAL(k[31], 0x5a);
+	CU_ASSERT_EQUAL(tls_mesh_key_parse(hex, 63, k, err, sizeof(err)), -EINVAL);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "64 hex digits"));
+	CU_ASSERT_EQUAL(tls_mesh_key_parse("", 0, k, err, sizeof(err)), -EINVAL);
+	memset(text, '0', 64);
+	CU_ASSERT_EQUAL(tls_mesh_key_parse(text, 64, k, err, sizeof(err)), -EINVAL);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "all zero"));
+	/* an embedded NUL is not whitespace */
+	memcpy(text, hex, 64);
+	text[64] = '\0';
+	CU_ASSERT_EQUAL(tls_mesh_key_parse(text, 65, k, err, sizeof(err)), -EINVAL);
+	/* the file: others may not read it; symlinks are followed */
+	CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/psk", dir);
+	f = fopen(path, "w");
+	fprintf(f, "%s\n", hex);
+	fclose(f);
+	chmod(path, 0640);
+	CU_ASSERT_EQUAL(tls_mesh_key_load(path, k, err, sizeof(err)), 0);
+	chmod(path, 0644);
+	CU_ASSERT_EQUAL(tls_mesh_key_load(path, k, err, sizeof(err)), -EPERM);
+	chmod(path, 0600);
+	snprintf(text, sizeof(text), "%s/link", dir);
+	CU_ASSERT_EQUAL(symlink(path, text), 0);
+	CU_ASSERT_EQUAL(tls_mesh_key_load(text, k, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(tls_mesh_key_load("/nonexistent/psk", k, err, sizeof(err)), -ENOENT);
+	unlink(text);
+	unlink(path);
+	rmdir(dir);
+}
+
 static CU_TestInfo tests[] = {
 	{"parse derper's key file", test_parse},
 	{"create 0600, reload same key, refuse world-readable", test_create_and_reload},
 	{"short form and hex", test_short_and_hex},
+	{"mesh key: parse, file mode, symlink", test_mesh_key},
 	CU_TEST_INFO_NULL,
 };
 
