@@ -12,6 +12,7 @@
 #include <sodium.h>
 
 #include "config/addr.h"
+#include "control/admit.h"
 #include "control/eal.h"
 #include "control/lifecycle.h"
 #include "control/log.h"
@@ -109,12 +110,18 @@ ctl_run(const struct derper_config *cfg)
 		     ctl_mesh_count(cfg));
 	if (rc)
 		goto err_dp;
+	rc = ctl_admit_init(cfg, (unsigned int)cfg->dataplane.tls_threads);
+	if (rc)
+		goto err_tls;
 	rc = tls_server_init(cfg);
 	if (rc)
 		goto err_tls;
 	rc = dp_start();
 	if (rc)
 		goto err_tls;
+	rc = ctl_admit_start();
+	if (rc)
+		goto err_start;
 	rc = tls_server_start(CPU_COUNT(&cpus) ? &cpus : NULL);
 	if (rc)
 		goto err_start;
@@ -130,8 +137,10 @@ ctl_run(const struct derper_config *cfg)
 	told = tls_server_drain();
 	LOG_INFO("derper: sessions told to reconnect", "restarting=%lu", told);
 	ctl_mesh_stop();
+	ctl_admit_stop();
 	dp_stop();
 	tls_server_uninit();
+	ctl_admit_uninit();
 	dp_uninit();
 	ctl_eal_uninit();
 	ctl_stun_guard_close(guard);
@@ -142,9 +151,11 @@ err_mesh:
 	ctl_mesh_stop();
 err_start:
 	tls_server_stop();
+	ctl_admit_stop();
 	dp_stop();
 err_tls:
 	tls_server_uninit();
+	ctl_admit_uninit();
 	dp_uninit();
 err_dp:
 	ctl_eal_uninit();

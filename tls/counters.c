@@ -23,6 +23,9 @@ tls_close_reason_name(int reason)
 		[TLS_CLOSE_SHUTDOWN] = "shutdown",
 		[TLS_CLOSE_LIMIT] = "max_sessions",
 		[TLS_CLOSE_MESH_CLOSE_PEER] = "mesh_close_peer",
+		[TLS_CLOSE_VERIFY_REJECTED] = "verify_rejected",
+		[TLS_CLOSE_VERIFY_TIMEOUT] = "verify_timeout",
+		[TLS_CLOSE_VERIFY_OVERLOAD] = "verify_overload",
 	};
 
 	return reason >= 0 && reason < TLS_CLOSE_NB ? names[reason] : "unknown";

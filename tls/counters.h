@@ -28,6 +28,9 @@ enum tls_close_reason {
 	TLS_CLOSE_SHUTDOWN,		/* relay stopping */
 	TLS_CLOSE_LIMIT,		/* max_sessions */
 	TLS_CLOSE_MESH_CLOSE_PEER,	/* a mesh peer sent ClosePeer for it */
+	TLS_CLOSE_VERIFY_REJECTED,	/* admission said no */
+	TLS_CLOSE_VERIFY_TIMEOUT,	/* no verdict within verify.timeout_s */
+	TLS_CLOSE_VERIFY_OVERLOAD,	/* too many verifications at once */
 	TLS_CLOSE_NB
 };
 
@@ -65,6 +68,8 @@ struct tls_counters {
 	uint64_t mesh_forward_in;	/* ForwardPacket received */
 	uint64_t mesh_close_peer;	/* ClosePeer received */
 	uint64_t watch_events_out;	/* PeerPresent/PeerGone to watchers */
+	uint64_t verify_requests;	/* sessions sent to admission */
+	uint64_t verify_admitted;
 	uint64_t writes;		/* write syscalls (SSL_write calls) */
 	uint64_t reads;
 	uint64_t closes[TLS_CLOSE_NB];

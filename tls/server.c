@@ -11,6 +11,7 @@
 
 #include "config/addr.h"
 #include "config/validate.h"
+#include "control/admit.h"
 #include "control/log.h"
 #include "dataplane/dataplane.h"
 #include "tls/handshake.h"
@@ -134,7 +135,7 @@ tls_server_init(const struct derper_config *cfg)
 		if (i == 0)
 			srv.port = tls_listener_port(fd);
 		rc = tls_thread_init(&srv.threads[i], i, cfg, srv.ctx, srv.priv,
-				     srv.pub, fd, dp_tls_link(i));
+				     srv.pub, fd, dp_tls_link(i), ctl_admit_link(i));
 		srv.threads[i].mesh_key = srv.has_mesh_key ? srv.mesh_key : NULL;
 		if (rc) {
 			LOG_ERR("tls: thread setup failed", "tls=%u error=\"%s\"", i,

@@ -22,7 +22,10 @@
 #include <openssl/crypto.h>
 #include <rte_branch_prediction.h>
 #include <rte_mbuf.h>
+#include <rte_ring.h>
+#include <rte_ring_elem.h>
 
+#include "control/admit.h"
 #include "control/log.h"
 #include "dataplane/ring_msg.h"
 #include "tls/client_info.h"
@@ -38,6 +41,7 @@ enum {
 	WBUF_SOFT = 64 << 10,		/* stop adding packets beyond this */
 	OUT_KEEP = 0,			/* an idle session keeps no output buffer */
 	GONE_MAX = 4096,		/* PeerGone frames pending per session */
+	HELD_MAX = 256 << 10,		/* input buffered while verifying */
 	MESH_WRITE_TIMEOUT_S = 30,
 };
 
@@ -50,6 +54,9 @@ struct feed {
 	struct tls_thread *t;
 	struct session *s;
 };
+
+static int feed_derp(struct tls_thread *t, struct session *s,
+		     const uint8_t *buf, size_t len);
 
 void
 session_mark_dirty(struct tls_thread *t, struct session *s)
@@ -192,6 +199,7 @@ session_free(struct tls_thread *t, struct session *s)
 	free(s->out);
 	free(s->gone);
 	free(s->wev);
+	free(s->held);
 	free(s);
 }
 
@@ -279,52 +287,16 @@ on_header(void *ctx, uint8_t type, uint32_t len, uint32_t *prefix)
 	}
 }
 
+/* Admitted: register with the forwarding lcore and answer ServerInfo. */
 static int
-handle_client_info(struct tls_thread *t, struct session *s,
-		   const uint8_t *body, uint32_t len)
+session_register(struct tls_thread *t, struct session *s)
 {
-	uint8_t *plain = malloc(len);
 	uint8_t box[DERP_NONCE_LEN + DERP_BOX_OVERHEAD + sizeof(server_info_json)];
-	struct client_info ci;
 	struct rte_mbuf *m;
 	struct dp_msg *d;
-	int n;
 
-	if (!plain)
-		return CLOSE_RC(TLS_CLOSE_NO_MEMORY);
-	if (tls_key_is_zero(body)) {
-		free(plain);
-		return CLOSE_RC(TLS_CLOSE_BAD_CLIENT_INFO);
-	}
-	n = tls_box_open(t->server_priv, body, body + DERP_KEY_LEN,
-			 len - DERP_KEY_LEN, plain);
-	if (n < 0 || client_info_parse(plain, (size_t)n, &ci)) {
-		tls_key_wipe(plain, len);
-		free(plain);
-		return CLOSE_RC(TLS_CLOSE_BAD_CLIENT_INFO);
-	}
-	tls_key_wipe(plain, len);
-	free(plain);
-
-	memcpy(s->key, body, DERP_KEY_LEN);
-	if (ci.has_mesh_key) {
-		/* a wrong mesh key is no error: just no privileges (§7.1) */
-		if (t->mesh_key &&
-		    CRYPTO_memcmp(ci.mesh_key, t->mesh_key, DERP_KEY_LEN) == 0) {
-			s->flags |= SF_MESH;
-			TLS_COUNT(&t->cnt, mesh_sessions, 1);
-		} else {
-			TLS_COUNT(&t->cnt, mesh_bad_key, 1);
-		}
-		tls_key_wipe(ci.mesh_key, sizeof(ci.mesh_key));
-	}
-	if (ci.is_prober)
-		s->flags |= SF_PROBER;
-	if (ci.can_ack_pings)
-		s->flags |= SF_CAN_ACK_PINGS;
 	if (sq_init(&s->sq, (uint16_t)t->cfg->limits.send_queue_depth))
 		return CLOSE_RC(TLS_CLOSE_NO_MEMORY);
-
 	/* Register before ServerInfo is written, as derper: peers can queue
 	 * packets to us at once; they go out after ServerInfo. */
 	m = rte_pktmbuf_alloc(t->link->pool);
@@ -366,6 +338,105 @@ handle_client_info(struct tls_thread *t, struct session *s,
 		TLS_COUNT(&t->cnt, sessions_ws, 1);
 	session_mark_dirty(t, s);
 	return 0;
+}
+
+/* Ask the admission thread about this client; the session waits. */
+static int
+request_admission(struct tls_thread *t, struct session *s)
+{
+	struct admit_msg m = {.id = s->id, .gen = s->gen};
+
+	memcpy(m.key, s->key, sizeof(m.key));
+	memcpy(m.ip, s->ip, sizeof(m.ip));
+	if (t->admit_out >= ADMIT_RING_SIZE ||
+	    rte_ring_sp_enqueue_elem(t->admit->req, &m, sizeof(m)))
+		return CLOSE_RC(TLS_CLOSE_VERIFY_OVERLOAD);
+	t->admit_out++;
+	dp_wake_kick(t->admit->admit_wake);
+	TLS_COUNT(&t->cnt, verify_requests, 1);
+	s->state = S_VERIFYING;
+	s->deadline_ms = t->now_ms + (uint64_t)t->cfg->verify.timeout_s * 1000;
+	return 0;
+}
+
+static int
+handle_client_info(struct tls_thread *t, struct session *s,
+		   const uint8_t *body, uint32_t len)
+{
+	uint8_t *plain = malloc(len);
+	struct client_info ci;
+	int n;
+
+	if (!plain)
+		return CLOSE_RC(TLS_CLOSE_NO_MEMORY);
+	if (tls_key_is_zero(body)) {
+		free(plain);
+		return CLOSE_RC(TLS_CLOSE_BAD_CLIENT_INFO);
+	}
+	n = tls_box_open(t->server_priv, body, body + DERP_KEY_LEN,
+			 len - DERP_KEY_LEN, plain);
+	if (n < 0 || client_info_parse(plain, (size_t)n, &ci)) {
+		tls_key_wipe(plain, len);
+		free(plain);
+		return CLOSE_RC(TLS_CLOSE_BAD_CLIENT_INFO);
+	}
+	tls_key_wipe(plain, len);
+	free(plain);
+
+	memcpy(s->key, body, DERP_KEY_LEN);
+	if (ci.has_mesh_key) {
+		/* a wrong mesh key is no error: just no privileges (§7.1) */
+		if (t->mesh_key &&
+		    CRYPTO_memcmp(ci.mesh_key, t->mesh_key, DERP_KEY_LEN) == 0) {
+			s->flags |= SF_MESH;
+			TLS_COUNT(&t->cnt, mesh_sessions, 1);
+		} else {
+			TLS_COUNT(&t->cnt, mesh_bad_key, 1);
+		}
+		tls_key_wipe(ci.mesh_key, sizeof(ci.mesh_key));
+	}
+	if (ci.is_prober)
+		s->flags |= SF_PROBER;
+	if (ci.can_ack_pings)
+		s->flags |= SF_CAN_ACK_PINGS;
+	/* mesh peers are admitted without asking (§8) */
+	if (t->admit && !(s->flags & SF_MESH))
+		return request_admission(t, s);
+	return session_register(t, s);
+}
+
+/* The admission thread's verdict for one of our sessions. */
+void
+session_verdict(struct tls_thread *t, const struct admit_msg *m)
+{
+	struct session *s = tls_thread_lookup(t, m->id, m->gen);
+	uint8_t *held;
+	uint32_t n;
+	int rc;
+
+	if (t->admit_out)
+		t->admit_out--;
+	if (!s || s->state != S_VERIFYING)
+		return;		/* closed meanwhile (deadline, EOF, shutdown) */
+	if (m->verdict != ADMIT_ALLOW) {
+		/* derper closes with no DERP-level message */
+		session_close(t, s, TLS_CLOSE_VERIFY_REJECTED);
+		return;
+	}
+	TLS_COUNT(&t->cnt, verify_admitted, 1);
+	rc = session_register(t, s);
+	if (rc) {
+		session_close(t, s, -rc - 1000);
+		return;
+	}
+	/* what the client pipelined meanwhile, in order */
+	held = s->held;
+	n = s->held_len;
+	s->held = NULL;
+	s->held_len = s->held_cap = 0;
+	if (n)
+		feed_derp(t, s, held, n);
+	free(held);
 }
 
 /* A mesh control message to the forwarding lcore, about `key`. */
@@ -568,14 +639,60 @@ static const struct derp_rx_ops derp_ops = {
 	.on_stream_end = on_stream_end,
 };
 
-/* Feed DERP stream bytes; closes the session on a violation. */
+/* Keep DERP bytes that arrive while the session is being verified. */
+static int
+hold(struct tls_thread *t, struct session *s, const uint8_t *buf, size_t len)
+{
+	if (!len)
+		return 0;
+	if (s->held_len + len > HELD_MAX) {
+		session_close(t, s, TLS_CLOSE_VERIFY_OVERLOAD);
+		return -1;
+	}
+	if (s->held_len + len > s->held_cap) {
+		uint32_t cap = s->held_cap ? s->held_cap : 4096;
+		uint8_t *n;
+
+		while (cap < s->held_len + len)
+			cap *= 2;
+		n = realloc(s->held, cap);
+		if (!n) {
+			session_close(t, s, TLS_CLOSE_NO_MEMORY);
+			return -1;
+		}
+		s->held = n;
+		s->held_cap = cap;
+	}
+	memcpy(s->held + s->held_len, buf, len);
+	s->held_len += (uint32_t)len;
+	return 0;
+}
+
+/* Feed DERP stream bytes; closes the session on a violation. The
+ * handshake frame is parsed alone: if it sends the session to admission,
+ * what follows it waits in `held` for the verdict. */
 static int
 feed_derp(struct tls_thread *t, struct session *s, const uint8_t *buf,
 	  size_t len)
 {
 	struct feed f = {t, s};
-	int rc = derp_rx_feed(&s->rx, buf, len, &derp_ops, &f, NULL, false);
+	size_t used = 0;
+	int rc = 0;
 
+	if (s->state == S_VERIFYING)
+		return hold(t, s, buf, len);
+	if (s->state == S_CLIENT_INFO) {
+		rc = derp_rx_feed(&s->rx, buf, len, &derp_ops, &f, &used, true);
+		if (rc >= 0) {
+			buf += used;
+			len -= used;
+			if (s->state == S_VERIFYING)
+				return hold(t, s, buf, len);
+			rc = 0;
+		}
+	}
+	if (rc == 0 && len && s->state == S_RUN)
+		rc = derp_rx_feed(&s->rx, buf, len, &derp_ops, &f, NULL, false);
 	if (rc == 0)
 		return 0;
 	if (rc <= -1000)
@@ -591,7 +708,8 @@ ws_on_data(void *ctx, uint8_t *data, size_t n)
 {
 	struct feed *f = ctx;
 
-	if (f->s->state != S_CLIENT_INFO && f->s->state != S_RUN)
+	if (f->s->state != S_CLIENT_INFO && f->s->state != S_VERIFYING &&
+	    f->s->state != S_RUN)
 		return 0;
 	return feed_derp(f->t, f->s, data, n) ? -1 : 0;
 }
@@ -848,6 +966,7 @@ consume(struct tls_thread *t, struct session *s, uint8_t *buf, size_t n)
 		consume_http(t, s, buf, n);
 		break;
 	case S_CLIENT_INFO:
+	case S_VERIFYING:
 	case S_RUN:
 		if (s->flags & SF_WS)
 			feed_ws(t, s, buf, n);
@@ -1227,8 +1346,9 @@ session_timers(struct tls_thread *t, struct session *s)
 	if (s->state == S_DEAD)
 		return;
 	if (s->deadline_ms && t->now_ms >= s->deadline_ms) {
-		session_close(t, s, s->state == S_CLOSING ? s->close_reason
-							  : TLS_CLOSE_HANDSHAKE_TIMEOUT);
+		session_close(t, s, s->state == S_CLOSING ? s->close_reason :
+				    s->state == S_VERIFYING ? TLS_CLOSE_VERIFY_TIMEOUT :
+							      TLS_CLOSE_HANDSHAKE_TIMEOUT);
 		return;
 	}
 	if (s->stall_ms && wt > 0 && t->now_ms - s->stall_ms >= (uint64_t)wt * 1000) {

@@ -28,6 +28,8 @@
 #include "tls/send_queue.h"
 #include "tls/websocket.h"
 
+struct admit_link;
+struct admit_msg;
 struct rte_mbuf;
 struct ssl_st;
 struct tls_ctx;
@@ -36,6 +38,7 @@ enum session_state {
 	S_TLS,			/* TLS handshake */
 	S_HTTP,			/* reading a request head */
 	S_CLIENT_INFO,		/* DERP upgraded, ServerKey sent */
+	S_VERIFYING,		/* ClientInfo opened; waiting for admission */
 	S_RUN,			/* registered: relaying */
 	S_CLOSING,		/* flushing the last bytes, then closed */
 	S_DEAD,			/* closed; reaped at the end of the loop */
@@ -107,6 +110,8 @@ struct session {
 	uint32_t head_len, head_scan;
 	struct derp_rx rx;
 	struct ws_rx *ws;
+	uint8_t *held;			/* DERP bytes that came while verifying */
+	uint32_t held_len, held_cap;
 	struct rte_mbuf *pkt;		/* SendPacket being streamed in */
 	struct rte_mbuf *pkt_seg;	/* its last segment */
 
@@ -143,6 +148,8 @@ struct tls_thread {
 	int epfd;
 	int listen_fd;
 	struct dp_tls_link *link;
+	struct admit_link *admit;	/* NULL: admission off */
+	unsigned int admit_out;		/* requests without a verdict yet */
 
 	struct session **slots;		/* by id; NULL when free */
 	uint32_t *gens;			/* generation per slot */
@@ -192,6 +199,7 @@ void session_start_drain(struct tls_thread *t, struct session *s);
 void session_dup_state(struct tls_thread *t, struct session *s, uint8_t flags);
 void session_watch_event(struct tls_thread *t, struct session *s,
 			 const struct dp_msg *d);
+void session_verdict(struct tls_thread *t, const struct admit_msg *m);
 
 /* tls_thread.c helpers used by session.c */
 struct session *tls_thread_lookup(struct tls_thread *t, uint32_t id,

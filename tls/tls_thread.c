@@ -26,7 +26,9 @@
 #include <rte_pause.h>
 #include <rte_mbuf.h>
 #include <rte_ring.h>
+#include <rte_ring_elem.h>
 
+#include "control/admit.h"
 #include "control/log.h"
 #include "dataplane/ring_msg.h"
 #include "tls/listener.h"
@@ -432,6 +434,23 @@ drain_ring(struct tls_thread *t)
 	return total;
 }
 
+/* Admission verdicts. */
+static void
+drain_verdicts(struct tls_thread *t)
+{
+	struct admit_msg ms[RING_BURST];
+	unsigned int n;
+
+	if (!t->admit)
+		return;
+	do {
+		n = rte_ring_sc_dequeue_burst_elem(t->admit->resp, ms, sizeof(ms[0]),
+						   RING_BURST, NULL);
+		for (unsigned int i = 0; i < n; i++)
+			session_verdict(t, &ms[i]);
+	} while (n == RING_BURST);
+}
+
 static void
 flush_dirty(struct tls_thread *t)
 {
@@ -556,7 +575,8 @@ thread_main(void *arg)
 		timeout = wait_timeout(t);
 		if (timeout)
 			dp_wake_prepare(t->link->wake);
-		if (timeout && !rte_ring_empty(t->link->from_dp))
+		if (timeout && (!rte_ring_empty(t->link->from_dp) ||
+				(t->admit && !rte_ring_empty(t->admit->resp))))
 			timeout = 0;
 		n = epoll_wait(t->epfd, ev, EVENTS, timeout);
 		dp_wake_done(t->link->wake, 0);
@@ -572,6 +592,7 @@ thread_main(void *arg)
 		if (flush_stage(t))
 			await_ring(t);
 		drain_ring(t);
+		drain_verdicts(t);
 		flush_dirty(t);
 		if (t->now_ms >= t->next_sweep_ms)
 			sweep(t);
@@ -593,7 +614,7 @@ int
 tls_thread_init(struct tls_thread *t, unsigned int id,
 		const struct derper_config *cfg, struct tls_ctx *ctx,
 		const uint8_t *priv, const uint8_t *pub, int listen_fd,
-		struct dp_tls_link *link)
+		struct dp_tls_link *link, struct admit_link *admit)
 {
 	struct epoll_event ev = {.events = EPOLLIN};
 
@@ -605,6 +626,7 @@ tls_thread_init(struct tls_thread *t, unsigned int id,
 	t->server_pub = pub;
 	t->listen_fd = listen_fd;
 	t->link = link;
+	t->admit = admit;
 	heard_init(&t->heard);
 	t->rbuf = malloc(RBUF_SIZE);
 	t->wbuf = malloc(WBUF_SIZE);

@@ -14,7 +14,7 @@
 int tls_thread_init(struct tls_thread *t, unsigned int id,
 		    const struct derper_config *cfg, struct tls_ctx *ctx,
 		    const uint8_t *priv, const uint8_t *pub, int listen_fd,
-		    struct dp_tls_link *link);
+		    struct dp_tls_link *link, struct admit_link *admit);
 
 /* Start the thread on `cpus` (NULL: inherit). 0 or -errno. */
 int tls_thread_start(struct tls_thread *t, const cpu_set_t *cpus);

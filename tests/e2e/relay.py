@@ -131,8 +131,8 @@ class Relay:
         """One DPDK telemetry command, the way dpdk-telemetry.py asks."""
         import json
         import socket as so
-        m = re.search(r"--file-prefix[= ](\S+)", open(self.conf_path).read())
-        prefix = m.group(1).strip('",') if m else "rte"
+        m = re.search(r'--file-prefix[= ]([^"\s,\]]+)', open(self.conf_path).read())
+        prefix = m.group(1) if m else "rte"
         s = so.socket(so.AF_UNIX, so.SOCK_SEQPACKET)
         s.settimeout(5)
         s.connect("/var/run/dpdk/%s/dpdk_telemetry.v2" % prefix)

@@ -1,0 +1,656 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The admission thread (see admit.h). Its state is a table of entries,
+ * keyed by (node key, source address):
+ *
+ *   pending   a lookup is running; the sessions waiting for it are listed
+ *   allow     admitted; remembered for verify.cache_ttl_s
+ *   deny      rejected by an answer (not by a transport error); remembered
+ *             for verify.negative_ttl_s
+ *
+ * A lookup is a chain of HTTP requests on one libcurl multi handle:
+ * tailscaled's LocalAPI over its unix socket (verify.clients), then the
+ * webhook (verify.url). The accept/reject rules are those of derper
+ * (derp-protocol.md §8.1, §8.2), decided by admit_decide_*() in
+ * admit_rules.c, which are pure and unit-tested.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <rte_errno.h>
+#include <rte_lcore.h>
+#include <rte_ring.h>
+#include <rte_ring_elem.h>
+#include <rte_telemetry.h>
+
+#include "control/admit.h"
+#include "control/admit_rules.h"
+#include "control/log.h"
+#include "dataplane/dataplane.h"
+#include "tls/handshake.h"
+#include "tls/keyfile.h"
+
+enum {
+	BUCKETS = 16384,
+	ENTRIES_MAX = 200000,		/* cache entries, pending ones included */
+	JOBS_MAX = 4096,		/* HTTP lookups at once */
+	WEBHOOK_TIMEOUT_MS = 5000,	/* derper's */
+	LOCALAPI_BODY_MAX = 1 << 20,
+	BURST = 64,
+	SWEEP_BUCKETS = 1024,		/* cache buckets pruned per second */
+};
+
+/* derper sends its capability version; tailscaled only reads it. */
+#define TAILSCALE_CAP "130"
+
+struct waiter {
+	uint16_t tls;
+	uint32_t id, gen;
+	struct waiter *next;
+};
+
+enum entry_state { E_PENDING, E_ALLOW, E_DENY };
+
+struct job;
+
+struct entry {
+	uint8_t key[32];
+	uint8_t ip[16];
+	uint8_t state;
+	uint8_t reason;			/* E_DENY: why */
+	uint64_t expires_ms;
+	struct job *job;		/* E_PENDING */
+	struct entry *next;		/* bucket chain */
+};
+
+enum stage { STAGE_LOCALAPI, STAGE_WEBHOOK };
+
+struct job {
+	struct entry *e;
+	uint8_t stage;
+	CURL *easy;
+	struct curl_slist *hdrs;
+	char url[512];
+	char post[160];
+	char *body;
+	size_t body_len, body_max;
+	struct waiter *waiters;
+};
+
+struct admit_counters {
+	uint64_t requests;
+	uint64_t cache_hits;
+	uint64_t coalesced;		/* joined a lookup in progress */
+	uint64_t localapi_calls;
+	uint64_t webhook_calls;
+	uint64_t admitted;
+	uint64_t admitted_fail_open;	/* of those: webhook unreachable */
+	uint64_t rejected[ADMIT_REASON_NB];
+};
+
+#define ADMIT_COUNT(field, n)                                             \
+	__atomic_store_n(&adm.cnt.field, adm.cnt.field + (n), __ATOMIC_RELAXED)
+
+static struct {
+	const struct derper_config *cfg;
+	unsigned int nb_tls;
+	struct admit_link links[64];
+	struct dp_wake *tls_wake[64];
+	struct dp_wake wake;		/* ours: TLS threads kick it */
+	pthread_t thread;
+	bool started;
+	_Atomic int quit;
+	CURLM *multi;
+	struct entry **buckets;
+	unsigned int nb_entries;
+	unsigned int nb_jobs;
+	unsigned int sweep_pos;
+	uint64_t next_sweep_ms;
+	struct admit_counters cnt;
+} adm;
+
+static uint64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+bool
+ctl_admit_enabled(const struct derper_config *cfg)
+{
+	return cfg->verify.clients || *cfg->verify.url;
+}
+
+/* ------------------------------------------------------------------ */
+/* The table                                                            */
+
+static unsigned int
+bucket_of(const uint8_t key[32], const uint8_t ip[16])
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	/* node keys are uniformly random: a few bytes spread well */
+	for (int i = 0; i < 8; i++)
+		h = (h ^ key[i]) * 1099511628211ULL;
+	for (int i = 0; i < 16; i++)
+		h = (h ^ ip[i]) * 1099511628211ULL;
+	return (unsigned int)(h & (BUCKETS - 1));
+}
+
+static struct entry **
+find(const uint8_t key[32], const uint8_t ip[16])
+{
+	struct entry **pp = &adm.buckets[bucket_of(key, ip)];
+
+	for (; *pp; pp = &(*pp)->next)
+		if (memcmp((*pp)->key, key, 32) == 0 && memcmp((*pp)->ip, ip, 16) == 0)
+			return pp;
+	return pp;
+}
+
+static void
+unlink_entry(struct entry **pp)
+{
+	struct entry *e = *pp;
+
+	*pp = e->next;
+	free(e);
+	adm.nb_entries--;
+}
+
+/* Drop expired verdicts from a slice of the table. */
+static void
+sweep(uint64_t now)
+{
+	for (unsigned int n = 0; n < SWEEP_BUCKETS; n++) {
+		struct entry **pp = &adm.buckets[adm.sweep_pos];
+
+		while (*pp) {
+			if ((*pp)->state != E_PENDING && (*pp)->expires_ms <= now)
+				unlink_entry(pp);
+			else
+				pp = &(*pp)->next;
+		}
+		adm.sweep_pos = (adm.sweep_pos + 1) & (BUCKETS - 1);
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* Verdicts                                                             */
+
+static void
+reply(uint16_t tls, uint32_t id, uint32_t gen, uint8_t verdict, uint8_t reason)
+{
+	struct admit_msg m = {.id = id, .gen = gen, .verdict = verdict, .reason = reason};
+
+	if (tls >= adm.nb_tls)
+		return;
+	/* the response ring is as large as the request ring: a TLS thread
+	 * never has more requests out than fit, so this cannot fail */
+	if (rte_ring_sp_enqueue_elem(adm.links[tls].resp, &m, sizeof(m)) == 0)
+		dp_wake_kick(adm.tls_wake[tls]);
+}
+
+static void
+count_verdict(uint8_t verdict, uint8_t reason)
+{
+	if (verdict == ADMIT_ALLOW) {
+		ADMIT_COUNT(admitted, 1);
+		if (reason == ADMIT_FAIL_OPEN)
+			ADMIT_COUNT(admitted_fail_open, 1);
+	} else
+		ADMIT_COUNT(rejected[reason], 1);
+}
+
+static void
+log_rejection(const struct entry *e, uint8_t reason)
+{
+	char short_key[8], src[INET6_ADDRSTRLEN];
+
+	tls_key_short(e->key, short_key);
+	admit_source(e->ip, src, sizeof(src));
+	LOG_WARN("admission: client rejected", "key=%s src=\"%s\" reason=%s",
+		 short_key, src, admit_reason_name(reason));
+}
+
+static void
+job_free(struct job *j)
+{
+	if (j->easy) {
+		curl_multi_remove_handle(adm.multi, j->easy);
+		curl_easy_cleanup(j->easy);
+	}
+	curl_slist_free_all(j->hdrs);
+	free(j->body);
+	while (j->waiters) {
+		struct waiter *w = j->waiters;
+
+		j->waiters = w->next;
+		free(w);
+	}
+	free(j);
+	adm.nb_jobs--;
+}
+
+/* The lookup of e is over: tell every waiting session, remember or forget. */
+static void
+finish(struct entry **pp, uint8_t verdict, uint8_t reason, bool cache)
+{
+	struct entry *e = *pp;
+	struct job *j = e->job;
+	int64_t ttl = verdict == ADMIT_ALLOW ? adm.cfg->verify.cache_ttl_s
+					     : adm.cfg->verify.negative_ttl_s;
+
+	if (verdict == ADMIT_REJECT)
+		log_rejection(e, reason);
+	for (struct waiter *w = j->waiters; w; w = w->next) {
+		count_verdict(verdict, reason);
+		reply(w->tls, w->id, w->gen, verdict, reason);
+	}
+	e->job = NULL;
+	job_free(j);
+	if (!cache || ttl <= 0) {
+		unlink_entry(pp);
+		return;
+	}
+	e->state = verdict == ADMIT_ALLOW ? E_ALLOW : E_DENY;
+	e->reason = reason;
+	e->expires_ms = now_ms() + (uint64_t)ttl * 1000;
+}
+
+static size_t
+on_body(char *data, size_t size, size_t n, void *arg)
+{
+	struct job *j = arg;
+	size_t len = size * n, take = len;
+
+	if (j->body_len + take > j->body_max)
+		take = j->body_max - j->body_len;	/* the rest is not read */
+	if (take) {
+		char *b = realloc(j->body, j->body_len + take + 1);
+
+		if (!b)
+			return 0;	/* aborts the transfer: a transport error */
+		j->body = b;
+		memcpy(j->body + j->body_len, data, take);
+		j->body_len += take;
+		j->body[j->body_len] = '\0';
+	}
+	return len;
+}
+
+static int
+start_stage(struct job *j, enum stage stage)
+{
+	const struct derper_config *cfg = adm.cfg;
+	struct entry *e = j->e;
+	char hex[65], src[INET6_ADDRSTRLEN];
+
+	if (j->easy) {
+		curl_multi_remove_handle(adm.multi, j->easy);
+		curl_easy_cleanup(j->easy);
+	}
+	curl_slist_free_all(j->hdrs);
+	j->hdrs = NULL;
+	free(j->body);
+	j->body = NULL;
+	j->body_len = 0;
+	j->stage = (uint8_t)stage;
+	j->easy = curl_easy_init();
+	if (!j->easy)
+		return -ENOMEM;
+	tls_key_hex(e->key, hex);
+	curl_easy_setopt(j->easy, CURLOPT_PRIVATE, j);
+	curl_easy_setopt(j->easy, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(j->easy, CURLOPT_WRITEDATA, j);
+	curl_easy_setopt(j->easy, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(j->easy, CURLOPT_PROTOCOLS_STR, "http,https");
+	if (stage == STAGE_LOCALAPI) {
+		/* §8.1: GET over the unix socket, Host local-tailscaled.sock */
+		snprintf(j->url, sizeof(j->url),
+			 "http://local-tailscaled.sock/localapi/v0/whois?addr=nodekey%%3A%s",
+			 hex);
+		j->hdrs = curl_slist_append(j->hdrs, "Tailscale-Cap: " TAILSCALE_CAP);
+		curl_easy_setopt(j->easy, CURLOPT_UNIX_SOCKET_PATH, cfg->verify.socket);
+		curl_easy_setopt(j->easy, CURLOPT_TIMEOUT_MS,
+				 (long)cfg->verify.timeout_s * 1000);
+		j->body_max = LOCALAPI_BODY_MAX;
+		ADMIT_COUNT(localapi_calls, 1);
+	} else {
+		/* §8.2: POST JSON, no Content-Type, 5 s, body read to 4 KiB */
+		snprintf(j->url, sizeof(j->url), "%s", cfg->verify.url);
+		admit_source(e->ip, src, sizeof(src));
+		snprintf(j->post, sizeof(j->post),
+			 "{\"NodePublic\":\"nodekey:%s\",\"Source\":\"%s\"}", hex, src);
+		j->hdrs = curl_slist_append(j->hdrs, "Content-Type:");
+		j->hdrs = curl_slist_append(j->hdrs, "Accept:");
+		j->hdrs = curl_slist_append(j->hdrs, "User-Agent: derper-dpdk/" DERPER_VERSION);
+		curl_easy_setopt(j->easy, CURLOPT_POSTFIELDS, j->post);
+		curl_easy_setopt(j->easy, CURLOPT_TIMEOUT_MS, (long)WEBHOOK_TIMEOUT_MS);
+		j->body_max = ADMIT_WEBHOOK_BODY_MAX;
+		ADMIT_COUNT(webhook_calls, 1);
+	}
+	tls_key_wipe(hex, sizeof(hex));
+	curl_easy_setopt(j->easy, CURLOPT_URL, j->url);
+	curl_easy_setopt(j->easy, CURLOPT_HTTPHEADER, j->hdrs);
+	return curl_multi_add_handle(adm.multi, j->easy) == CURLM_OK ? 0 : -ENOMEM;
+}
+
+/* A transfer ended: decide, or go on to the next check. */
+static void
+on_done(CURL *easy, CURLcode res)
+{
+	struct job *j = NULL;
+	struct entry **pp;
+	long status = 0;
+	struct admit_outcome o;
+
+	curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&j);
+	if (!j)
+		return;
+	curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
+	pp = find(j->e->key, j->e->ip);
+	if (j->stage == STAGE_LOCALAPI) {
+		o = admit_decide_localapi(res == CURLE_OK, status, j->body, j->body_len);
+		if (o.reason == ADMIT_VERSION_SKEW)
+			LOG_WARN("admission: tailscaled is too old for node-key lookups (version skew)",
+				 "socket=\"%s\"", adm.cfg->verify.socket);
+		if (o.verdict == ADMIT_ALLOW && *adm.cfg->verify.url) {
+			if (start_stage(j, STAGE_WEBHOOK) == 0)
+				return;
+			o = (struct admit_outcome){ADMIT_REJECT, ADMIT_OVERLOAD, false};
+		}
+	} else {
+		o = admit_decide_webhook(res == CURLE_OK, status, j->body, j->body_len,
+					 adm.cfg->verify.url_fail_open);
+	}
+	if (o.reason == ADMIT_LOCALAPI_DOWN || o.reason == ADMIT_WEBHOOK_DOWN ||
+	    o.reason == ADMIT_FAIL_OPEN)
+		LOG_WARN("admission: check unreachable", "check=%s error=\"%s\" verdict=%s",
+			 j->stage == STAGE_LOCALAPI ? "localapi" : "webhook",
+			 curl_easy_strerror(res),
+			 o.verdict == ADMIT_ALLOW ? "admit (fail-open)" : "reject");
+	finish(pp, o.verdict, o.reason, o.cache);
+}
+
+/* ------------------------------------------------------------------ */
+/* Requests                                                             */
+
+static void
+on_request(uint16_t tls, const struct admit_msg *m, uint64_t now)
+{
+	struct entry **pp = find(m->key, m->ip), *e = *pp;
+	struct waiter *w;
+	struct job *j;
+
+	ADMIT_COUNT(requests, 1);
+	if (e && e->state != E_PENDING && e->expires_ms <= now) {
+		unlink_entry(pp);
+		pp = find(m->key, m->ip);
+		e = NULL;
+	}
+	if (e && e->state != E_PENDING) {
+		uint8_t verdict = e->state == E_ALLOW ? ADMIT_ALLOW : ADMIT_REJECT;
+
+		ADMIT_COUNT(cache_hits, 1);
+		count_verdict(verdict, e->reason);
+		if (verdict == ADMIT_REJECT)
+			log_rejection(e, e->reason);
+		reply(tls, m->id, m->gen, verdict, e->state == E_ALLOW ? ADMIT_OK : e->reason);
+		return;
+	}
+	w = calloc(1, sizeof(*w));
+	if (!w)
+		goto overload;
+	w->tls = tls;
+	w->id = m->id;
+	w->gen = m->gen;
+	if (e) {
+		ADMIT_COUNT(coalesced, 1);
+		w->next = e->job->waiters;
+		e->job->waiters = w;
+		return;
+	}
+	if (adm.nb_jobs >= JOBS_MAX || adm.nb_entries >= ENTRIES_MAX)
+		goto overload_w;
+	e = calloc(1, sizeof(*e));
+	j = calloc(1, sizeof(*j));
+	if (!e || !j) {
+		free(e);
+		free(j);
+		goto overload_w;
+	}
+	memcpy(e->key, m->key, 32);
+	memcpy(e->ip, m->ip, 16);
+	e->state = E_PENDING;
+	e->job = j;
+	e->next = *pp;
+	*pp = e;
+	adm.nb_entries++;
+	adm.nb_jobs++;
+	j->e = e;
+	j->waiters = w;
+	if (start_stage(j, adm.cfg->verify.clients ? STAGE_LOCALAPI : STAGE_WEBHOOK))
+		finish(find(m->key, m->ip), ADMIT_REJECT, ADMIT_OVERLOAD, false);
+	return;
+overload_w:
+	free(w);
+overload:
+	count_verdict(ADMIT_REJECT, ADMIT_OVERLOAD);
+	reply(tls, m->id, m->gen, ADMIT_REJECT, ADMIT_OVERLOAD);
+}
+
+static unsigned int
+drain_requests(uint64_t now)
+{
+	struct admit_msg ms[BURST];
+	unsigned int total = 0;
+
+	for (unsigned int t = 0; t < adm.nb_tls; t++) {
+		unsigned int n = rte_ring_sc_dequeue_burst_elem(adm.links[t].req, ms,
+								sizeof(ms[0]), BURST, NULL);
+
+		for (unsigned int i = 0; i < n; i++)
+			on_request((uint16_t)t, &ms[i], now);
+		total += n;
+	}
+	return total;
+}
+
+static bool
+requests_waiting(void)
+{
+	for (unsigned int t = 0; t < adm.nb_tls; t++)
+		if (!rte_ring_empty(adm.links[t].req))
+			return true;
+	return false;
+}
+
+static void *
+admit_main(void *arg)
+{
+	(void)arg;
+	pthread_setname_np(pthread_self(), "derper-admit");
+	while (!atomic_load(&adm.quit)) {
+		uint64_t now = now_ms();
+		struct curl_waitfd wfd = {.fd = adm.wake.efd, .events = CURL_WAIT_POLLIN};
+		CURLMsg *msg;
+		int running, left;
+		unsigned int n = drain_requests(now);
+
+		curl_multi_perform(adm.multi, &running);
+		while ((msg = curl_multi_info_read(adm.multi, &left)))
+			if (msg->msg == CURLMSG_DONE)
+				on_done(msg->easy_handle, msg->data.result);
+		if (now >= adm.next_sweep_ms) {
+			sweep(now);
+			adm.next_sweep_ms = now + 1000;
+		}
+		if (n)
+			continue;
+		dp_wake_prepare(&adm.wake);
+		if (requests_waiting()) {
+			dp_wake_done(&adm.wake, 0);
+			continue;
+		}
+		curl_multi_poll(adm.multi, &wfd, 1, 1000, NULL);
+		dp_wake_done(&adm.wake, wfd.revents & CURL_WAIT_POLLIN);
+	}
+	return NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* Telemetry: /derper/admission                                         */
+
+static int
+tel_admission(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	(void)cmd;
+	(void)params;
+	rte_tel_data_start_dict(d);
+	rte_tel_data_add_dict_u64(d, "requests", __atomic_load_n(&adm.cnt.requests, __ATOMIC_RELAXED));
+	rte_tel_data_add_dict_u64(d, "cache_hits", __atomic_load_n(&adm.cnt.cache_hits, __ATOMIC_RELAXED));
+	rte_tel_data_add_dict_u64(d, "coalesced", __atomic_load_n(&adm.cnt.coalesced, __ATOMIC_RELAXED));
+	rte_tel_data_add_dict_u64(d, "localapi_calls", __atomic_load_n(&adm.cnt.localapi_calls, __ATOMIC_RELAXED));
+	rte_tel_data_add_dict_u64(d, "webhook_calls", __atomic_load_n(&adm.cnt.webhook_calls, __ATOMIC_RELAXED));
+	rte_tel_data_add_dict_u64(d, "admitted", __atomic_load_n(&adm.cnt.admitted, __ATOMIC_RELAXED));
+	rte_tel_data_add_dict_u64(d, "admitted_fail_open",
+				  __atomic_load_n(&adm.cnt.admitted_fail_open, __ATOMIC_RELAXED));
+	for (int r = ADMIT_UNKNOWN_KEY; r < ADMIT_REASON_NB; r++) {
+		char name[64];
+
+		snprintf(name, sizeof(name), "rejected_%s", admit_reason_name(r));
+		rte_tel_data_add_dict_u64(d, name,
+					  __atomic_load_n(&adm.cnt.rejected[r], __ATOMIC_RELAXED));
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+
+int
+ctl_admit_init(const struct derper_config *cfg, unsigned int nb_tls)
+{
+	memset(&adm, 0, sizeof(adm));
+	adm.wake.efd = -1;
+	adm.cfg = cfg;
+	if (!ctl_admit_enabled(cfg))
+		return 0;
+	if (nb_tls > sizeof(adm.links) / sizeof(adm.links[0]))
+		return -EINVAL;
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		LOG_ERR("admission: libcurl init failed", "%s", "");
+		return -EIO;
+	}
+	adm.multi = curl_multi_init();
+	adm.buckets = calloc(BUCKETS, sizeof(*adm.buckets));
+	adm.wake.efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (!adm.multi || !adm.buckets || adm.wake.efd < 0)
+		return -ENOMEM;
+	curl_multi_setopt(adm.multi, CURLMOPT_MAX_HOST_CONNECTIONS, 64L);
+	for (unsigned int t = 0; t < nb_tls; t++) {
+		char name[RTE_RING_NAMESIZE];
+
+		snprintf(name, sizeof(name), "derper_adm_req%u", t);
+		adm.links[t].req = rte_ring_create_elem(name, sizeof(struct admit_msg),
+							ADMIT_RING_SIZE, (int)rte_socket_id(),
+							RING_F_SP_ENQ | RING_F_SC_DEQ);
+		snprintf(name, sizeof(name), "derper_adm_resp%u", t);
+		adm.links[t].resp = rte_ring_create_elem(name, sizeof(struct admit_msg),
+							 ADMIT_RING_SIZE, (int)rte_socket_id(),
+							 RING_F_SP_ENQ | RING_F_SC_DEQ);
+		if (!adm.links[t].req || !adm.links[t].resp) {
+			LOG_ERR("admission: cannot create rings", "error=\"%s\"",
+				rte_strerror(rte_errno));
+			return -ENOMEM;
+		}
+		adm.links[t].admit_wake = &adm.wake;
+		adm.tls_wake[t] = dp_tls_link(t)->wake;
+		adm.nb_tls = t + 1;
+	}
+	rte_telemetry_register_cmd("/derper/admission", tel_admission,
+				   "Client admission (verify-clients, webhook) counters");
+	LOG_INFO("admission: on", "localapi=%s socket=\"%s\" webhook=%s fail_open=%s timeout_s=%lld cache_ttl_s=%lld negative_ttl_s=%lld",
+		 cfg->verify.clients ? "yes" : "no", cfg->verify.socket,
+		 *cfg->verify.url ? "yes" : "no",
+		 cfg->verify.url_fail_open ? "yes" : "no",
+		 (long long)cfg->verify.timeout_s, (long long)cfg->verify.cache_ttl_s,
+		 (long long)cfg->verify.negative_ttl_s);
+	return 0;
+}
+
+struct admit_link *
+ctl_admit_link(unsigned int tls)
+{
+	return tls < adm.nb_tls ? &adm.links[tls] : NULL;
+}
+
+int
+ctl_admit_start(void)
+{
+	int rc;
+
+	if (!adm.nb_tls)
+		return 0;
+	rc = pthread_create(&adm.thread, NULL, admit_main, NULL);
+	if (rc) {
+		LOG_ERR("admission: cannot start its thread", "error=\"%s\"", strerror(rc));
+		return -rc;
+	}
+	adm.started = true;
+	return 0;
+}
+
+void
+ctl_admit_stop(void)
+{
+	uint64_t one = 1;
+
+	if (!adm.started)
+		return;
+	atomic_store(&adm.quit, 1);
+	(void)!write(adm.wake.efd, &one, sizeof(one));
+	pthread_join(adm.thread, NULL);
+	adm.started = false;
+}
+
+void
+ctl_admit_uninit(void)
+{
+	if (adm.buckets) {
+		for (unsigned int b = 0; b < BUCKETS; b++) {
+			while (adm.buckets[b]) {
+				struct entry *e = adm.buckets[b];
+
+				if (e->job)
+					job_free(e->job);
+				unlink_entry(&adm.buckets[b]);
+			}
+		}
+		free(adm.buckets);
+	}
+	for (unsigned int t = 0; t < adm.nb_tls; t++) {
+		rte_ring_free(adm.links[t].req);
+		rte_ring_free(adm.links[t].resp);
+	}
+	if (adm.multi) {
+		curl_multi_cleanup(adm.multi);
+		curl_global_cleanup();
+	}
+	if (adm.wake.efd >= 0)
+		close(adm.wake.efd);
+	memset(&adm, 0, sizeof(adm));
+}
