@@ -26,6 +26,7 @@ tls_close_reason_name(int reason)
 		[TLS_CLOSE_VERIFY_REJECTED] = "verify_rejected",
 		[TLS_CLOSE_VERIFY_TIMEOUT] = "verify_timeout",
 		[TLS_CLOSE_VERIFY_OVERLOAD] = "verify_overload",
+		[TLS_CLOSE_TLS_RECORD] = "tls_record",
 	};
 
 	return reason >= 0 && reason < TLS_CLOSE_NB ? names[reason] : "unknown";

@@ -31,6 +31,7 @@ enum tls_close_reason {
 	TLS_CLOSE_VERIFY_REJECTED,	/* admission said no */
 	TLS_CLOSE_VERIFY_TIMEOUT,	/* no verdict within verify.timeout_s */
 	TLS_CLOSE_VERIFY_OVERLOAD,	/* too many verifications at once */
+	TLS_CLOSE_TLS_RECORD,		/* bad TLS 1.3 record or fatal alert */
 	TLS_CLOSE_NB
 };
 
@@ -70,7 +71,11 @@ struct tls_counters {
 	uint64_t watch_events_out;	/* PeerPresent/PeerGone to watchers */
 	uint64_t verify_requests;	/* sessions sent to admission */
 	uint64_t verify_admitted;
-	uint64_t writes;		/* write syscalls (SSL_write calls) */
+	uint64_t tls13_records;		/* sessions whose records we carry */
+	uint64_t tls_openssl;		/* sessions OpenSSL kept (TLS 1.2) */
+	uint64_t key_updates_in;	/* KeyUpdate received (closed sessions) */
+	uint64_t key_updates_out;
+	uint64_t writes;		/* write calls */
 	uint64_t reads;
 	uint64_t closes[TLS_CLOSE_NB];
 	uint64_t drops[TLS_DROP_NB];

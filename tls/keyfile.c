@@ -29,18 +29,24 @@ hexval(char c)
 }
 
 int
-tls_key_from_hex(const char *hex, size_t len, uint8_t key[DERP_KEY_LEN])
+tls_hex_decode(const char *hex, size_t n, uint8_t *out)
 {
-	if (len != 2 * DERP_KEY_LEN)
-		return -EINVAL;
-	for (size_t i = 0; i < DERP_KEY_LEN; i++) {
+	for (size_t i = 0; i < n; i++) {
 		int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
 
 		if (hi < 0 || lo < 0)
 			return -EINVAL;
-		key[i] = (uint8_t)(hi << 4 | lo);
+		out[i] = (uint8_t)(hi << 4 | lo);
 	}
 	return 0;
+}
+
+int
+tls_key_from_hex(const char *hex, size_t len, uint8_t key[DERP_KEY_LEN])
+{
+	if (len != 2 * DERP_KEY_LEN)
+		return -EINVAL;
+	return tls_hex_decode(hex, DERP_KEY_LEN, key);
 }
 
 void

@@ -53,4 +53,7 @@ void tls_key_hex(const uint8_t key[DERP_KEY_LEN], char out[65]);
 /* Parse 64 hex digits (either case); 0 or -EINVAL. */
 int tls_key_from_hex(const char *hex, size_t len, uint8_t key[DERP_KEY_LEN]);
 
+/* n bytes from 2n hex digits (either case); -EINVAL on a non-digit. */
+int tls_hex_decode(const char *hex, size_t n, uint8_t *out);
+
 #endif /* DERPER_TLS_KEYFILE_H */

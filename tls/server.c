@@ -5,9 +5,12 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include <rte_telemetry.h>
 
 #include "config/addr.h"
 #include "config/validate.h"
@@ -92,9 +95,50 @@ log_node(const struct derper_config *cfg)
 		 cfg->hostname, sha);
 }
 
+/* /derper/tls: the TLS threads' counters, closes and drops by reason. */
+static int
+tel_tls(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	struct tls_counters c;
+	const struct {
+		const char *name;
+		const uint64_t *v;
+	} f[] = {
+		{"accepts", &c.accepts}, {"sessions_derp", &c.sessions_derp},
+		{"sessions_ws", &c.sessions_ws}, {"http_requests", &c.http_requests},
+		{"tls13_records", &c.tls13_records}, {"tls_openssl", &c.tls_openssl},
+		{"key_updates_in", &c.key_updates_in},
+		{"key_updates_out", &c.key_updates_out},
+		{"frames_in", &c.frames_in}, {"packets_in", &c.packets_in},
+		{"bytes_in", &c.bytes_in}, {"packets_out", &c.packets_out},
+		{"bytes_out", &c.bytes_out}, {"pings_in", &c.pings_in},
+		{"pongs_out", &c.pongs_out}, {"keepalives", &c.keepalives},
+		{"restarting_sent", &c.restarting_sent},
+		{"reads", &c.reads}, {"writes", &c.writes},
+	};
+	char name[64];
+
+	(void)cmd;
+	(void)params;
+	tls_server_counters(&c);
+	rte_tel_data_start_dict(d);
+	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++)
+		rte_tel_data_add_dict_u64(d, f[i].name, *f[i].v);
+	for (int r = 0; r < TLS_CLOSE_NB; r++) {
+		snprintf(name, sizeof(name), "close_%s", tls_close_reason_name(r));
+		rte_tel_data_add_dict_u64(d, name, c.closes[r]);
+	}
+	for (int r = 0; r < TLS_DROP_NB; r++) {
+		snprintf(name, sizeof(name), "drop_%s", tls_drop_reason_name(r));
+		rte_tel_data_add_dict_u64(d, name, c.drops[r]);
+	}
+	return 0;
+}
+
 int
 tls_server_init(const struct derper_config *cfg)
 {
+	static bool tel_registered;
 	char err[512];
 	int rc;
 
@@ -142,6 +186,11 @@ tls_server_init(const struct derper_config *cfg)
 				strerror(-rc));
 			return rc;
 		}
+	}
+	if (!tel_registered) {
+		rte_telemetry_register_cmd("/derper/tls", tel_tls,
+					   "TLS thread counters summed over threads");
+		tel_registered = true;
 	}
 	LOG_INFO("tls: serving", "listen=\"%s\" port=%d tls=%s threads=%u derp=%s",
 		 cfg->listen, srv.port, srv.ctx ? "yes" : "no (plain HTTP)",

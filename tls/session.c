@@ -89,10 +89,12 @@ out_append(struct session *s, const void *data, size_t len)
 }
 
 static ssize_t
-io_read(struct session *s, void *buf, size_t len)
+io_read(struct tls_thread *t, struct session *s, void *buf, size_t len)
 {
 	ssize_t n;
 
+	if (s->rec)
+		return tls13_read(&t->rec_eng, s->rec, s->fd, buf, len);
 	if (s->ssl)
 		return tls_io_read(s->ssl, buf, len);
 	n = recv(s->fd, buf, len, 0);
@@ -102,10 +104,12 @@ io_read(struct session *s, void *buf, size_t len)
 }
 
 static ssize_t
-io_write(struct session *s, const void *buf, size_t len)
+io_write(struct tls_thread *t, struct session *s, const void *buf, size_t len)
 {
 	ssize_t n;
 
+	if (s->rec)
+		return tls13_write(&t->rec_eng, s->rec, s->fd, buf, len);
 	if (s->ssl)
 		return tls_io_write(s->ssl, buf, len);
 	n = send(s->fd, buf, len, MSG_NOSIGNAL);
@@ -176,9 +180,13 @@ session_close(struct tls_thread *t, struct session *s, int reason)
 		s->pkt = NULL;
 	}
 	heard_forget(&t->heard, &s->heard);
-	if (s->ssl && reason != TLS_CLOSE_WRITE_ERROR &&
-	    reason != TLS_CLOSE_READ_ERROR && reason != TLS_CLOSE_WRITE_TIMEOUT)
-		tls_io_shutdown(s->ssl);
+	if (reason != TLS_CLOSE_WRITE_ERROR && reason != TLS_CLOSE_READ_ERROR &&
+	    reason != TLS_CLOSE_WRITE_TIMEOUT && reason != TLS_CLOSE_TLS_RECORD) {
+		if (s->rec)
+			tls13_close_notify(&t->rec_eng, s->rec, s->fd);
+		else if (s->ssl)
+			tls_io_shutdown(s->ssl);
+	}
 	if (s->fd >= 0) {
 		close(s->fd);
 		s->fd = -1;
@@ -189,9 +197,14 @@ session_close(struct tls_thread *t, struct session *s, int reason)
 void
 session_free(struct tls_thread *t, struct session *s)
 {
-	(void)t;
 	if (s->ssl)
 		tls_io_free(s->ssl);
+	if (s->rec) {
+		TLS_COUNT(&t->cnt, key_updates_in, s->rec->key_updates_in);
+		TLS_COUNT(&t->cnt, key_updates_out, s->rec->key_updates_out);
+		tls13_rec_free(s->rec);
+		free(s->rec);
+	}
 	derp_rx_free(&s->rx);
 	sq_uninit(&s->sq);
 	free(s->ws);
@@ -860,7 +873,7 @@ serve_http(struct tls_thread *t, struct session *s)
 	struct http_route_cfg rc = {
 		.derp = t->cfg->derp,
 		.home = t->cfg->home,
-		.tls = s->ssl != NULL,
+		.tls = s->ssl != NULL || s->rec != NULL,
 		.debug_allowed = debug_allowed(s),
 	};
 
@@ -998,6 +1011,17 @@ do_handshake(struct tls_thread *t, struct session *s)
 		return;
 	}
 	s->flags &= ~SF_TLS_WANTS_WRITE;
+	/* TLS 1.3: the records are ours from here, and the SSL object goes */
+	s->rec = malloc(sizeof(*s->rec));
+	if (s->rec && tls_io_detach(s->ssl, &t->rec_eng, s->rec) == 0) {
+		tls_io_free(s->ssl);
+		s->ssl = NULL;
+		TLS_COUNT(&t->cnt, tls13_records, 1);
+	} else {
+		free(s->rec);
+		s->rec = NULL;
+		TLS_COUNT(&t->cnt, tls_openssl, 1);
+	}
 	s->state = S_HTTP;
 	s->deadline_ms = t->now_ms + (uint64_t)t->cfg->limits.http_head_timeout_s * 1000;
 }
@@ -1008,6 +1032,7 @@ on_readable(struct tls_thread *t, struct session *s)
 	size_t budget = READ_BUDGET;
 
 	while (s->state != S_DEAD && s->state != S_CLOSING) {
+		size_t len = RBUF_SIZE < budget ? RBUF_SIZE : budget;
 		ssize_t n;
 
 		if (budget == 0) {
@@ -1018,7 +1043,9 @@ on_readable(struct tls_thread *t, struct session *s)
 			}
 			return;
 		}
-		n = io_read(s, t->rbuf, RBUF_SIZE < budget ? RBUF_SIZE : budget);
+		if (s->rec && len < TLS13_MIN_READ_BUF)
+			len = TLS13_MIN_READ_BUF;	/* room for a record */
+		n = io_read(t, s, t->rbuf, len);
 		TLS_COUNT(&t->cnt, reads, 1);
 		if (n == -EAGAIN)
 			return;
@@ -1027,7 +1054,9 @@ on_readable(struct tls_thread *t, struct session *s)
 			return;
 		}
 		if (n < 0) {
-			session_close(t, s, TLS_CLOSE_READ_ERROR);
+			session_close(t, s, n == -EPROTO ? TLS_CLOSE_TLS_RECORD :
+					    n == -ENOMEM ? TLS_CLOSE_NO_MEMORY :
+					    TLS_CLOSE_READ_ERROR);
 			return;
 		}
 		budget -= (size_t)n;
@@ -1049,6 +1078,9 @@ session_on_io(struct tls_thread *t, struct session *s, bool readable,
 		session_mark_dirty(t, s);
 	if (readable)
 		on_readable(t, s);
+	/* a KeyUpdate to answer, or sealed bytes the socket can take now */
+	if (s->rec && s->state != S_DEAD && tls13_out_pending(s->rec))
+		session_mark_dirty(t, s);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1059,8 +1091,11 @@ session_on_io(struct tls_thread *t, struct session *s, bool readable,
 static int
 write_out(struct tls_thread *t, struct session *s)
 {
-	while (s->out_off < s->out_len) {
-		ssize_t n = io_write(s, s->out + s->out_off, s->out_len - s->out_off);
+	/* with our TLS 1.3 records, a KeyUpdate of ours may be due even
+	 * when s->out is empty: a write of nothing sends it */
+	while (s->out_off < s->out_len || (s->rec && tls13_out_pending(s->rec))) {
+		const uint8_t *p = s->out_len ? s->out + s->out_off : NULL;
+		ssize_t n = io_write(t, s, p, s->out_len - s->out_off);
 
 		TLS_COUNT(&t->cnt, writes, 1);
 		if (n == -EAGAIN) {
@@ -1239,7 +1274,7 @@ session_flush(struct tls_thread *t, struct session *s)
 				hl = ws_frame_header(h, WS_OP_BINARY, n);
 				memcpy(w - hl, h, hl);
 			}
-			wr = io_write(s, w - hl, n + hl);
+			wr = io_write(t, s, w - hl, n + hl);
 			TLS_COUNT(&t->cnt, writes, 1);
 			if (wr < 0 && wr != -EAGAIN) {
 				TLS_COUNT(&t->cnt, drops[TLS_DROP_WRITE_ERROR], nb_pkts);

@@ -25,6 +25,7 @@
 #include "tls/counters.h"
 #include "tls/frame.h"
 #include "tls/heard.h"
+#include "tls/record.h"
 #include "tls/send_queue.h"
 #include "tls/websocket.h"
 
@@ -94,7 +95,8 @@ struct session {
 	uint8_t state;			/* enum session_state */
 	uint8_t close_reason;		/* enum tls_close_reason */
 	uint32_t flags;			/* enum session_flags */
-	struct ssl_st *ssl;		/* NULL on plain HTTP */
+	struct ssl_st *ssl;		/* handshake, and TLS 1.2 sessions */
+	struct tls13_rec *rec;		/* TLS 1.3 records after the handshake */
 
 	uint64_t deadline_ms;		/* handshake, head, drain; 0 = none */
 	uint64_t keepalive_ms;		/* next KeepAlive */
@@ -171,6 +173,7 @@ struct tls_thread {
 	struct pending_down *downs;
 	unsigned int nb_downs, cap_downs;
 
+	struct tls13_engine rec_eng;	/* AEAD contexts for s->rec */
 	uint8_t *rbuf;			/* read scratch */
 	uint8_t *wbuf;			/* write scratch (with WS headroom) */
 	struct heard_index heard;

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 #include <errno.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 
 #include "config/addr.h"
 #include "tls/cert.h"
+#include "tls/record.h"
 #include "tls/tls_conn.h"
 
 struct tls_ctx {
@@ -38,6 +40,64 @@ select_alpn(SSL *ssl, const unsigned char **out, unsigned char *outlen,
 	    OPENSSL_NPN_NEGOTIATED)
 		return SSL_TLSEXT_ERR_OK;
 	return SSL_TLSEXT_ERR_NOACK;
+}
+
+/*
+ * The application traffic secrets of a TLS 1.3 handshake, kept (as ex data
+ * of the SSL) until the session takes them for its own record layer.
+ * OpenSSL's key log callback is the public way to see them.
+ */
+struct secrets {
+	uint8_t s[2][TLS13_MAX_SECRET];	/* client, server */
+	size_t len[2];
+};
+
+static int secrets_idx = -1;
+static pthread_once_t secrets_once = PTHREAD_ONCE_INIT;
+
+static void
+secrets_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl,
+	     void *argp)
+{
+	(void)parent;
+	(void)ad;
+	(void)idx;
+	(void)argl;
+	(void)argp;
+	if (ptr) {
+		OPENSSL_cleanse(ptr, sizeof(struct secrets));
+		free(ptr);
+	}
+}
+
+static void
+secrets_init(void)
+{
+	secrets_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, secrets_free);
+}
+
+static void
+keylog(const SSL *cssl, const char *line)
+{
+	SSL *ssl = (SSL *)cssl;	/* our own ex data */
+	uint8_t secret[TLS13_MAX_SECRET];
+	struct secrets *k;
+	size_t len;
+	int which;
+
+	if (secrets_idx < 0 || tls13_keylog_parse(line, &which, secret, &len))
+		return;
+	k = SSL_get_ex_data(ssl, secrets_idx);
+	if (!k) {
+		k = calloc(1, sizeof(*k));
+		if (!k || !SSL_set_ex_data(ssl, secrets_idx, k)) {
+			free(k);
+			return;
+		}
+	}
+	memcpy(k->s[which], secret, len);
+	k->len[which] = len;
+	OPENSSL_cleanse(secret, sizeof(secret));
 }
 
 /* derper, manual mode with a DNS hostname: SNI must be the hostname. */
@@ -99,6 +159,8 @@ tls_ctx_create(const struct derper_config *cfg, const uint8_t server_pub[32],
 		snprintf(err, errlen, "cannot set the cipher suites");
 		goto fail;
 	}
+	pthread_once(&secrets_once, secrets_init);
+	SSL_CTX_set_keylog_callback(ctx, keylog);
 	SSL_CTX_set_alpn_select_cb(ctx, select_alpn, NULL);
 	SSL_CTX_set_tlsext_servername_callback(ctx, check_sni);
 	SSL_CTX_set_tlsext_servername_arg(ctx, c);
@@ -145,7 +207,30 @@ tls_io_new(struct tls_ctx *c, int fd)
 		return NULL;
 	}
 	SSL_set_accept_state(ssl);
+	/* nothing past the client's Finished may sit in OpenSSL's buffer
+	 * when the session takes over the records (tls_io_detach) */
+	SSL_set_read_ahead(ssl, 0);
 	return ssl;
+}
+
+int
+tls_io_detach(SSL *ssl, struct tls13_engine *e, struct tls13_rec *rec)
+{
+	struct secrets *k = secrets_idx < 0 ? NULL : SSL_get_ex_data(ssl, secrets_idx);
+	const SSL_CIPHER *cipher = SSL_get_current_cipher(ssl);
+	int suite = cipher ? tls13_suite_from_iana(SSL_CIPHER_get_protocol_id(cipher)) : -1;
+	int rc = -1;
+
+	if (SSL_version(ssl) == TLS1_3_VERSION && suite >= 0 && k &&
+	    k->len[0] == tls13_suite_hash_len(suite) &&
+	    k->len[1] == tls13_suite_hash_len(suite) &&
+	    SSL_has_pending(ssl) == 0 && SSL_pending(ssl) == 0)
+		rc = tls13_rec_init(e, rec, suite, k->s[0], k->s[1], true) ? -1 : 0;
+	if (k)
+		OPENSSL_cleanse(k, sizeof(*k));
+	if (rc)
+		SSL_set_read_ahead(ssl, 1);	/* OpenSSL keeps the records */
+	return rc;
 }
 
 void

@@ -17,6 +17,8 @@
 
 struct ssl_st;
 struct tls_ctx;
+struct tls13_engine;
+struct tls13_rec;
 
 /*
  * Build the server context for cfg (certificates per cert.mode, the meta
@@ -42,6 +44,14 @@ void tls_io_free(struct ssl_st *ssl);
  * (tls_io_wants_write() tells which direction), -EPROTO when it failed.
  */
 int tls_io_handshake(struct ssl_st *ssl);
+
+/*
+ * After the handshake: hand a TLS 1.3 session's records to rec (tls/record.h)
+ * so the SSL object can be freed. 0 when done; -1 when OpenSSL keeps the
+ * session (TLS 1.2, or bytes already buffered).
+ */
+int tls_io_detach(struct ssl_st *ssl, struct tls13_engine *e,
+		  struct tls13_rec *rec);
 
 /* >0 bytes, 0 on end of stream (clean or not), -EAGAIN, -EIO. */
 ssize_t tls_io_read(struct ssl_st *ssl, void *buf, size_t len);

@@ -633,6 +633,8 @@ tls_thread_init(struct tls_thread *t, unsigned int id,
 	t->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (!t->rbuf || !t->wbuf || t->epfd < 0)
 		return -ENOMEM;
+	if (ctx && tls13_engine_init(&t->rec_eng))
+		return -ENOMEM;
 	ev.data.u64 = TAG_LISTEN;
 	if (epoll_ctl(t->epfd, EPOLL_CTL_ADD, listen_fd, &ev))
 		return -errno;
@@ -695,6 +697,7 @@ tls_thread_uninit(struct tls_thread *t)
 	free(t->free_ids);
 	free(t->rbuf);
 	free(t->wbuf);
+	tls13_engine_uninit(&t->rec_eng);
 	heard_uninit(&t->heard);
 }
 

@@ -51,7 +51,7 @@ class Conn:
     """One connection: TCP, optionally TLS, optionally WebSocket."""
 
     def __init__(self, host, port, use_tls=True, sni="localhost", timeout=10,
-                 websocket=False):
+                 websocket=False, tls_max=None):
         self.sock = socket.create_connection((host, port), timeout=timeout)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.tls_version = None
@@ -60,6 +60,8 @@ class Conn:
             ctx.check_hostname = False
             ctx.verify_mode = ssl.CERT_NONE
             ctx.set_alpn_protocols(["http/1.1"])
+            if tls_max:
+                ctx.maximum_version = tls_max
             self.sock = ctx.wrap_socket(self.sock, server_hostname=sni)
             self.tls_version = self.sock.version()
         self.buf = b""
@@ -173,10 +175,11 @@ class Client:
 
     def __init__(self, host, port, use_tls=True, key=None, fast_start_key=None,
                  websocket=False, client_info=None, extra_headers=b"",
-                 handshake=True, timeout=10, sni="localhost"):
+                 handshake=True, timeout=10, sni="localhost", tls_max=None):
         self.priv = key or PrivateKey.generate()
         self.pub = bytes(self.priv.public_key)
-        self.conn = Conn(host, port, use_tls=use_tls, timeout=timeout, sni=sni)
+        self.conn = Conn(host, port, use_tls=use_tls, timeout=timeout, sni=sni,
+                         tls_max=tls_max)
         self.server_pub = None
         self.response_head = None
         if websocket:
