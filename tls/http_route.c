@@ -15,6 +15,8 @@
 	"X-Frame-Options: DENY\r\n"                                         \
 	"X-Content-Type-Options: nosniff\r\n"
 
+enum { HTTP_REDIRECT_MAX = 2048 };	/* Host + URI in a redirect */
+
 #define HSTS "Strict-Transport-Security: max-age=63072000; includeSubDomains\r\n"
 
 static const char home_page[] =
@@ -209,6 +211,66 @@ route_derp(const struct http_req *req, const struct http_route_cfg *rc,
 	return close ? HTTP_RESPOND_CLOSE : HTTP_RESPOND;
 }
 
+/* html.EscapeString, for the URL in a redirect's body */
+static void
+put_escaped(struct resp *r, struct http_str s)
+{
+	for (uint32_t i = 0; i < s.n; i++) {
+		switch (s.p[i]) {
+		case '<': put(r, "&lt;"); break;
+		case '>': put(r, "&gt;"); break;
+		case '&': put(r, "&amp;"); break;
+		case '"': put(r, "&#34;"); break;
+		case '\'': put(r, "&#39;"); break;
+		default: put(r, "%c", s.p[i]); break;
+		}
+	}
+}
+
+/* http.Redirect(w, r, "https://" + Host + uri, 302) */
+static void
+redirect_https(struct resp *r, const struct http_req *req, struct http_str uri,
+	       bool head, bool close)
+{
+	static const struct http_str https = {"https://", 8};
+	char hdr[HTTP_REDIRECT_MAX + 128], body[5 * HTTP_REDIRECT_MAX + 64];
+	struct resp b = {body, sizeof(body), 0, false};
+	int n;
+
+	n = snprintf(hdr, sizeof(hdr),
+		     "Location: https://%.*s%.*s\r\n"
+		     "Content-Type: text/html; charset=utf-8\r\n",
+		     (int)req->host.n, req->host.p, (int)uri.n, uri.p);
+	put(&b, "<a href=\"");
+	put_escaped(&b, https);
+	put_escaped(&b, req->host);
+	put_escaped(&b, uri);
+	put(&b, "\">Found</a>.\n\n");
+	if (n < 0 || (size_t)n >= sizeof(hdr) || b.overflow) {
+		r->overflow = true;
+		return;
+	}
+	respond(r, head, 302, hdr, body, b.len, close);
+}
+
+/* §10.2: the port-80 companion of a TLS listener (/debug excepted, which
+ * the main router answers). */
+static void
+route_port80(const struct http_req *req, const struct http_route_cfg *rc,
+	     struct resp *r, bool head, bool get_or_head, bool close)
+{
+	static const struct http_str debug = {"/debug/", 7};
+
+	if (http_str_eq(req->path, "/generate_204"))
+		serve_204(r, req, close);
+	else if (!get_or_head)
+		error_text(r, head, 400, "Use HTTPS", close);
+	else if (http_str_eq(req->path, "/") && rc->debug_allowed)
+		redirect_https(r, req, debug, head, close);
+	else
+		redirect_https(r, req, req->target, head, close);
+}
+
 enum http_action
 http_route(const struct http_req *req, const struct http_route_cfg *rc,
 	   char *out, size_t outlen, size_t *out_len)
@@ -218,8 +280,11 @@ http_route(const struct http_req *req, const struct http_route_cfg *rc,
 	bool get_or_head = head || http_str_eq(req->method, "GET");
 	bool close = !req->keep_alive || req->has_body;
 	enum http_action act = close ? HTTP_RESPOND_CLOSE : HTTP_RESPOND;
+	bool is_debug = req->path.n >= 6 && strncmp(req->path.p, "/debug", 6) == 0;
 
-	if (rc->tls && http_str_eq(req->method, "CONNECT")) {
+	if (rc->port80 && !is_debug) {
+		route_port80(req, rc, &r, head, get_or_head, close);
+	} else if (rc->tls && http_str_eq(req->method, "CONNECT")) {
 		error_text(&r, head, 403, "CONNECT not enabled", close);
 	} else if (http_str_eq(req->path, "/derp")) {
 		act = route_derp(req, rc, &r, head, close);
@@ -247,7 +312,7 @@ http_route(const struct http_req *req, const struct http_route_cfg *rc,
 			BROWSER_HEADERS "Content-Type: application/json\r\n",
 			NULL, 0, true);
 		act = HTTP_RESPOND_CLOSE;
-	} else if (req->path.n >= 6 && strncmp(req->path.p, "/debug", 6) == 0) {
+	} else if (is_debug) {
 		if (!rc->debug_allowed || req->forwarded_for.p)
 			error_text(&r, head, 403, "debug access denied", close);
 		else

@@ -3,7 +3,9 @@
  * derper's HTTP surface on the main listener (derp-protocol.md §10.1):
  * /derp (upgrade), /derp/probe, /derp/latency-check, /generate_204,
  * /robots.txt, /bootstrap-dns, /debug/, and the home page for every other
- * path. Pure: builds the response into a buffer; the caller writes it.
+ * path; and the port-80 companion (§10.2): /generate_204, /debug, 400 "Use
+ * HTTPS" for other methods than GET/HEAD, 302 to https:// otherwise. Pure:
+ * builds the response into a buffer; the caller writes it.
  */
 #ifndef DERPER_TLS_HTTP_ROUTE_H
 #define DERPER_TLS_HTTP_ROUTE_H
@@ -25,6 +27,7 @@ struct http_route_cfg {
 	const char *home;	/* "", "blank" or a URL */
 	bool tls;		/* this listener serves TLS */
 	bool debug_allowed;	/* the client may see /debug/ (loopback, tailnet) */
+	bool port80;		/* the port-80 companion listener */
 };
 
 /*

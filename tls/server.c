@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <rte_telemetry.h>
 
@@ -166,7 +167,8 @@ tls_server_init(const struct derper_config *cfg)
 	if (!srv.threads || !srv.running)
 		return -ENOMEM;
 	for (unsigned int i = 0; i < srv.nb_threads; i++)
-		srv.threads[i].epfd = srv.threads[i].listen_fd = -1;
+		srv.threads[i].epfd = srv.threads[i].listen_fd =
+			srv.threads[i].http80_fd = -1;
 	for (unsigned int i = 0; i < srv.nb_threads; i++) {
 		/* the first bind picks an ephemeral port; the others join it */
 		int fd = tls_listener_open(cfg->listen, i ? srv.port : -1, err,
@@ -186,15 +188,30 @@ tls_server_init(const struct derper_config *cfg)
 				strerror(-rc));
 			return rc;
 		}
+		/* derper's port-80 companion, only beside TLS */
+		if (srv.ctx && cfg->http_port > 0) {
+			fd = tls_listener_open(cfg->listen, (int)cfg->http_port, err,
+					       sizeof(err));
+			if (fd < 0) {
+				LOG_ERR("tls: cannot listen on http_port", "error=\"%s\"", err);
+				return fd;
+			}
+			rc = tls_thread_add_http80(&srv.threads[i], fd);
+			if (rc) {
+				close(fd);
+				return rc;
+			}
+		}
 	}
 	if (!tel_registered) {
 		rte_telemetry_register_cmd("/derper/tls", tel_tls,
 					   "TLS thread counters summed over threads");
 		tel_registered = true;
 	}
-	LOG_INFO("tls: serving", "listen=\"%s\" port=%d tls=%s threads=%u derp=%s",
+	LOG_INFO("tls: serving", "listen=\"%s\" port=%d tls=%s threads=%u derp=%s http_port=%d",
 		 cfg->listen, srv.port, srv.ctx ? "yes" : "no (plain HTTP)",
-		 srv.nb_threads, cfg->derp ? "yes" : "no");
+		 srv.nb_threads, cfg->derp ? "yes" : "no",
+		 srv.ctx && cfg->http_port > 0 ? (int)cfg->http_port : -1);
 	return 0;
 }
 

@@ -874,6 +874,7 @@ serve_http(struct tls_thread *t, struct session *s)
 		.derp = t->cfg->derp,
 		.home = t->cfg->home,
 		.tls = s->ssl != NULL || s->rec != NULL,
+		.port80 = (s->flags & SF_PORT80) != 0,
 		.debug_allowed = debug_allowed(s),
 	};
 

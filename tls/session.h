@@ -66,6 +66,7 @@ enum session_flags {
 	SF_WS_CLOSE_SENT = 1 << 17,
 	SF_HEALTH = 1 << 18,		/* a Health frame is due */
 	SF_UNHEALTHY = 1 << 19,		/* the client was sent a problem */
+	SF_PORT80 = 1 << 20,		/* came in on the port-80 listener */
 };
 
 struct pending_down {
@@ -149,6 +150,7 @@ struct tls_thread {
 	const uint8_t *mesh_key;	/* NULL: no mesh configured */
 	int epfd;
 	int listen_fd;
+	int http80_fd;			/* port-80 companion; -1 if none */
 	struct dp_tls_link *link;
 	struct admit_link *admit;	/* NULL: admission off */
 	unsigned int admit_out;		/* requests without a verdict yet */

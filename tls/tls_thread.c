@@ -47,6 +47,7 @@ enum {
 
 #define TAG_LISTEN UINT64_MAX
 #define TAG_WAKE (UINT64_MAX - 1)
+#define TAG_LISTEN80 (UINT64_MAX - 2)
 
 static uint64_t
 mono_ms(void)
@@ -231,7 +232,8 @@ slot_alloc(struct tls_thread *t, uint32_t *id)
 }
 
 static void
-accept_one(struct tls_thread *t, int fd, const struct sockaddr_storage *ss)
+accept_one(struct tls_thread *t, int fd, const struct sockaddr_storage *ss,
+	   bool port80)
 {
 	const struct derper_config *cfg = t->cfg;
 	struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET};
@@ -260,7 +262,11 @@ accept_one(struct tls_thread *t, int fd, const struct sockaddr_storage *ss)
 	s->nothere_ms = t->now_ms;
 	tls_socket_peer(ss, s->ip, &s->port, text, sizeof(text));
 	tls_socket_tune(fd, cfg);
-	if (t->ctx) {
+	if (port80) {
+		s->flags |= SF_PORT80;
+		s->state = S_HTTP;
+		s->deadline_ms = t->now_ms + (uint64_t)cfg->limits.http_head_timeout_s * 1000;
+	} else if (t->ctx) {
 		s->ssl = tls_io_new(t->ctx, fd);
 		if (!s->ssl) {
 			t->free_ids[t->nb_free++] = id;
@@ -290,12 +296,12 @@ accept_one(struct tls_thread *t, int fd, const struct sockaddr_storage *ss)
 }
 
 static void
-accept_all(struct tls_thread *t)
+accept_all(struct tls_thread *t, int lfd)
 {
 	for (;;) {
 		struct sockaddr_storage ss;
 		socklen_t len = sizeof(ss);
-		int fd = accept4(t->listen_fd, (struct sockaddr *)&ss, &len,
+		int fd = accept4(lfd, (struct sockaddr *)&ss, &len,
 				 SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 		if (fd < 0) {
@@ -309,7 +315,7 @@ accept_all(struct tls_thread *t)
 			close(fd);
 			continue;
 		}
-		accept_one(t, fd, &ss);
+		accept_one(t, fd, &ss, lfd == t->http80_fd);
 	}
 }
 
@@ -504,6 +510,11 @@ start_drain(struct tls_thread *t)
 		close(t->listen_fd);
 		t->listen_fd = -1;
 	}
+	if (t->http80_fd >= 0) {
+		epoll_ctl(t->epfd, EPOLL_CTL_DEL, t->http80_fd, NULL);
+		close(t->http80_fd);
+		t->http80_fd = -1;
+	}
 	for (struct session *s = t->all; s; s = s->next)
 		session_start_drain(t, s);
 }
@@ -527,8 +538,8 @@ handle_events(struct tls_thread *t, struct epoll_event *ev, int n)
 		uint64_t tag = ev[i].data.u64;
 		struct session *s;
 
-		if (tag == TAG_LISTEN) {
-			accept_all(t);
+		if (tag == TAG_LISTEN || tag == TAG_LISTEN80) {
+			accept_all(t, tag == TAG_LISTEN ? t->listen_fd : t->http80_fd);
 			continue;
 		}
 		if (tag == TAG_WAKE) {
@@ -625,6 +636,7 @@ tls_thread_init(struct tls_thread *t, unsigned int id,
 	t->server_priv = priv;
 	t->server_pub = pub;
 	t->listen_fd = listen_fd;
+	t->http80_fd = -1;
 	t->link = link;
 	t->admit = admit;
 	heard_init(&t->heard);
@@ -642,6 +654,15 @@ tls_thread_init(struct tls_thread *t, unsigned int id,
 	if (epoll_ctl(t->epfd, EPOLL_CTL_ADD, link->wake->efd, &ev))
 		return -errno;
 	return 0;
+}
+
+int
+tls_thread_add_http80(struct tls_thread *t, int fd)
+{
+	struct epoll_event ev = {.events = EPOLLIN, .data.u64 = TAG_LISTEN80};
+
+	t->http80_fd = fd;
+	return epoll_ctl(t->epfd, EPOLL_CTL_ADD, fd, &ev) ? -errno : 0;
 }
 
 int
@@ -686,6 +707,8 @@ tls_thread_uninit(struct tls_thread *t)
 {
 	if (t->listen_fd >= 0)
 		close(t->listen_fd);
+	if (t->http80_fd >= 0)
+		close(t->http80_fd);
 	if (t->epfd >= 0)
 		close(t->epfd);
 	for (unsigned int i = 0; i < t->nb_backlog; i++)

@@ -16,6 +16,10 @@ int tls_thread_init(struct tls_thread *t, unsigned int id,
 		    const uint8_t *priv, const uint8_t *pub, int listen_fd,
 		    struct dp_tls_link *link, struct admit_link *admit);
 
+/* Also accept on fd, the port-80 companion listener (§10.2): plain HTTP,
+ * no DERP. The thread takes it over. 0 or -errno. */
+int tls_thread_add_http80(struct tls_thread *t, int fd);
+
 /* Start the thread on `cpus` (NULL: inherit). 0 or -errno. */
 int tls_thread_start(struct tls_thread *t, const cpu_set_t *cpus);
 

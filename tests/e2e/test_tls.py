@@ -136,5 +136,57 @@ class TlsRecordTest(unittest.TestCase):
         b.close()
 
 
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class Port80Test(unittest.TestCase):
+    """derp-protocol.md §10.2, checklist item 39: the plain-HTTP companion
+    of a TLS listener (http_port)."""
+
+    def test_port80_companion(self):
+        import http.client
+        p80 = free_port()
+        with Relay(args=["-http-port", str(p80)]) as r:
+            self.assertTrue(any("http_port=%d" % p80 in l for l in r.lines))
+
+            def get(method, path, headers=None, body=None):
+                c = http.client.HTTPConnection("127.0.0.1", p80, timeout=10)
+                c.request(method, path, body=body, headers=headers or {})
+                resp = c.getresponse()
+                data = resp.read()
+                c.close()
+                return resp, data
+
+            resp, body = get("GET", "/anything?q=1")
+            self.assertEqual(resp.status, 302)
+            self.assertEqual(resp.getheader("Location"), "https://127.0.0.1:%d/anything?q=1" % p80)
+            self.assertIn(b"Found</a>", body)
+            resp, _ = get("GET", "/generate_204", {"X-Tailscale-Challenge": "abc"})
+            self.assertEqual(resp.status, 204)
+            self.assertEqual(resp.getheader("X-Tailscale-Response"), "response abc")
+            resp, body = get("POST", "/derp", body=b"x")
+            self.assertEqual((resp.status, body), (400, b"Use HTTPS\n"))
+            # no DERP on port 80: an upgrade request is redirected too
+            resp, _ = get("GET", "/derp", {"Upgrade": "DERP", "Connection": "Upgrade"})
+            self.assertEqual(resp.status, 302)
+            # loopback may see /debug/: "/" goes there
+            resp, _ = get("GET", "/")
+            self.assertEqual(resp.getheader("Location"), "https://127.0.0.1:%d/debug/" % p80)
+            # and TLS DERP on the main port is unaffected
+            a = Client("127.0.0.1", r.port)
+            b = Client("127.0.0.1", r.port)
+            a.send_packet(b.pub, b"hi")
+            self.assertEqual(b.recv_packet(), (a.pub, b"hi"))
+            a.close()
+            b.close()
+            r.stop()
+            r.assert_clean()
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)

@@ -119,7 +119,49 @@ test_close_semantics(void)
 	CU_ASSERT(strncmp(out, "HTTP/1.1 431 Request Header Fields Too Large", 44) == 0);
 }
 
+/* §10.2 and checklist item 39: the port-80 companion listener. */
+static void
+test_port80(void)
+{
+	struct http_route_cfg p80 = {.derp = true, .home = "", .tls = false, .port80 = true};
+
+	CU_ASSERT_EQUAL(route("GET /anything?x=1 HTTP/1.1\r\nHost: derp.example.com\r\n\r\n", &p80),
+			HTTP_RESPOND);
+	CU_ASSERT(strncmp(out, "HTTP/1.1 302 Found\r\n", 20) == 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "\r\nLocation: https://derp.example.com/anything?x=1\r\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "\r\n\r\n<a href=\"https://derp.example.com/anything?x=1\">Found</a>.\n\n"));
+	/* the URL is escaped in the body, never in Location */
+	route("GET /a<b>&\"c HTTP/1.1\r\nHost: h\r\n\r\n", &p80);
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "Location: https://h/a<b>&\"c\r\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "<a href=\"https://h/a&lt;b&gt;&amp;&#34;c\">"));
+	/* HEAD: the same head, no body */
+	route("HEAD / HTTP/1.1\r\nHost: h\r\n\r\n", &p80);
+	CU_ASSERT(strncmp(out, "HTTP/1.1 302", 12) == 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "Content-Length: 33\r\n"));
+	CU_ASSERT(strlen(out) == out_len && strcmp(out + out_len - 4, "\r\n\r\n") == 0);
+	/* DERP is not served here */
+	route("GET /derp HTTP/1.1\r\nHost: h\r\nUpgrade: DERP\r\n\r\n", &p80);
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "Location: https://h/derp\r\n"));
+	CU_ASSERT_EQUAL(route("POST /derp HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\n\r\n", &p80),
+			HTTP_RESPOND_CLOSE);
+	CU_ASSERT(strncmp(out, "HTTP/1.1 400 Bad Request", 24) == 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "\r\n\r\nUse HTTPS\n"));
+	route("GET /generate_204 HTTP/1.1\r\nHost: h\r\nX-Tailscale-Challenge: abc\r\n\r\n", &p80);
+	CU_ASSERT(strncmp(out, "HTTP/1.1 204", 12) == 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "X-Tailscale-Response: response abc\r\n"));
+	/* / from a debug-allowed address goes to /debug/; /debug to the main router */
+	p80.debug_allowed = true;
+	route("GET / HTTP/1.1\r\nHost: h\r\n\r\n", &p80);
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "Location: https://h/debug/\r\n"));
+	route("GET /debug/ HTTP/1.1\r\nHost: h\r\n\r\n", &p80);
+	CU_ASSERT(strncmp(out, "HTTP/1.1 404", 12) == 0);
+	p80.debug_allowed = false;
+	route("GET /debug/ HTTP/1.1\r\nHost: h\r\n\r\n", &p80);
+	CU_ASSERT(strncmp(out, "HTTP/1.1 403", 12) == 0);
+}
+
 static CU_TestInfo tests[] = {
+	{"port-80 companion", test_port80},
 	{"/derp upgrades", test_derp_upgrades},
 	{"probe, generate_204, robots", test_probe_204_robots},
 	{"home page modes", test_home},
