@@ -12,7 +12,7 @@ cd "$(dirname "$0")"
 PKGS=(meson ninja-build pkg-config gcc libdpdk-dev dpdk libssl-dev openssl
       libsodium-dev libconfig-dev libcunit1-dev libjansson-dev
       libcurl4-openssl-dev python3-nacl python3-websockets curl iproute2
-      coturn clang-14 libclang-rt-14-dev gnutls-bin)
+      coturn clang-14 libclang-rt-14-dev gnutls-bin pebble sslscan)
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 

@@ -12,6 +12,8 @@
 #include <sodium.h>
 
 #include "config/addr.h"
+#include "config/validate.h"
+#include "control/acme.h"
 #include "control/admit.h"
 #include "control/eal.h"
 #include "control/lifecycle.h"
@@ -61,8 +63,31 @@ raise_fd_limit(void)
 			 (unsigned long long)rl.rlim_cur);
 }
 
+/* SIGHUP: certificate files are read again (manual mode: the operator
+ * replaced them; the other modes: whatever is stored). New handshakes get
+ * them, sessions stay. A file that does not load leaves the old one. */
 static void
-serve(void)
+reload_certificates(const struct derper_config *cfg)
+{
+	char err[512];
+	struct tls_ctx *ctx;
+
+	if (!cfg_serves_tls(cfg))
+		return;
+	ctx = tls_server_new_ctx(err, sizeof(err));
+	if (!ctx) {
+		LOG_WARN("control: SIGHUP: certificate not reloaded; the current one stays",
+			 "error=\"%s\"", err);
+		return;
+	}
+	tls_server_set_ctx(ctx);
+	LOG_INFO("control: SIGHUP: certificate reloaded", "mode=%s",
+		 cfg->cert.mode == CFG_CERT_MANUAL ? "manual" :
+		 cfg->cert.mode == CFG_CERT_SELFSIGNED ? "selfsigned" : "letsencrypt");
+}
+
+static void
+serve(const struct derper_config *cfg)
 {
 	unsigned int ticks = 0;
 
@@ -75,8 +100,9 @@ serve(void)
 		case CTL_SIG_QUIT:
 			return;
 		case CTL_SIG_RELOAD:
-			LOG_WARN("control: SIGHUP ignored", "reason=\"%s\"",
-				 "configuration reload is not implemented yet");
+			reload_certificates(cfg);
+			LOG_WARN("control: SIGHUP: only certificates are reloaded", "reason=\"%s\"",
+				 "reloading derper.conf is not implemented yet; restart to apply other changes");
 			break;
 		case CTL_SIG_NONE:
 			break;
@@ -125,15 +151,19 @@ ctl_run(const struct derper_config *cfg)
 	rc = tls_server_start(CPU_COUNT(&cpus) ? &cpus : NULL);
 	if (rc)
 		goto err_start;
+	rc = ctl_acme_start(cfg);
+	if (rc)
+		goto err_acme;
 	rc = ctl_mesh_start(cfg);
 	if (rc)
 		goto err_mesh;
 	LOG_INFO("derper: running", "version=%s pid=%d", DERPER_VERSION,
 		 (int)getpid());
 
-	serve();
+	serve(cfg);
 
 	LOG_INFO("derper: stopping", "%s", "signal=TERM");
+	ctl_acme_stop();
 	told = tls_server_drain();
 	LOG_INFO("derper: sessions told to reconnect", "restarting=%lu", told);
 	ctl_mesh_stop();
@@ -149,6 +179,8 @@ ctl_run(const struct derper_config *cfg)
 
 err_mesh:
 	ctl_mesh_stop();
+err_acme:
+	ctl_acme_stop();
 err_start:
 	tls_server_stop();
 	ctl_admit_stop();

@@ -100,6 +100,12 @@ make_cert(EVP_PKEY *key, const char *cn, long serial, long from_days,
 	return x;
 }
 
+X509 *
+tls_cert_self_signed(EVP_PKEY *key, const char *cn, const char *san, long days)
+{
+	return make_cert(key, cn, (long)time(NULL), 0, days, san);
+}
+
 /* Write `data` to path atomically (temp file, fsync, rename). */
 static int
 write_pem(const char *path, mode_t mode, int (*emit)(BIO *, void *), void *obj)
@@ -146,8 +152,35 @@ emit_key(BIO *b, void *k)
 	return PEM_write_bio_PrivateKey(b, k, NULL, NULL, 0, NULL, NULL);
 }
 
-static void
-cert_paths(const struct derper_config *cfg, char *crt, char *key, size_t len)
+struct raw {
+	const void *p;
+	size_t n;
+};
+
+static int
+emit_raw(BIO *b, void *r)
+{
+	const struct raw *raw = r;
+
+	return BIO_write(b, raw->p, (int)raw->n) == (int)raw->n;
+}
+
+int
+tls_cert_write_key(const char *path, EVP_PKEY *key)
+{
+	return write_pem(path, 0600, emit_key, key);
+}
+
+int
+tls_cert_write_file(const char *path, mode_t mode, const void *data, size_t len)
+{
+	struct raw r = {data, len};
+
+	return write_pem(path, mode, emit_raw, &r);
+}
+
+void
+tls_cert_paths(const struct derper_config *cfg, char *crt, char *key, size_t len)
 {
 	char base[CFG_HOST_LEN];
 
@@ -286,6 +319,30 @@ add_meta_cert(SSL_CTX *ctx, const uint8_t pub[32], char *err, size_t errlen)
 	return 0;
 }
 
+/* Until ACME delivers: a one-day self-signed certificate, in memory only. */
+static int
+placeholder(SSL_CTX *ctx, const char *host, const uint8_t server_pub[32],
+	    char *err, size_t errlen)
+{
+	char san[CFG_HOST_LEN + 8];
+	EVP_PKEY *key = EVP_EC_gen("P-256");
+	X509 *x;
+	int ok;
+
+	snprintf(san, sizeof(san), "%s:%s", cfg_is_ip_literal(host) ? "IP" : "DNS", host);
+	x = key ? make_cert(key, host, (long)time(NULL), 0, 1, san) : NULL;
+	ok = x && SSL_CTX_use_certificate(ctx, x) == 1 &&
+	     SSL_CTX_use_PrivateKey(ctx, key) == 1;
+	X509_free(x);
+	EVP_PKEY_free(key);
+	if (!ok) {
+		ssl_error(err, errlen, "cannot build a placeholder certificate", NULL);
+		return -EIO;
+	}
+	ERR_clear_error();
+	return add_meta_cert(ctx, server_pub, err, errlen);
+}
+
 int
 tls_cert_install(SSL_CTX *ctx, const struct derper_config *cfg,
 		 const uint8_t server_pub[32], char *err, size_t errlen)
@@ -294,7 +351,7 @@ tls_cert_install(SSL_CTX *ctx, const struct derper_config *cfg,
 	const char *host = cfg->hostname;
 	int rc;
 
-	cert_paths(cfg, crt, key, sizeof(crt));
+	tls_cert_paths(cfg, crt, key, sizeof(crt));
 	switch (cfg->cert.mode) {
 	case CFG_CERT_SELFSIGNED:
 		if (needs_new(crt, host) || access(key, R_OK)) {
@@ -312,9 +369,13 @@ tls_cert_install(SSL_CTX *ctx, const struct derper_config *cfg,
 		}
 		break;
 	default:
-		snprintf(err, errlen,
-			 "cert.mode \"letsencrypt\" (ACME) is not available yet; use \"manual\" or \"selfsigned\"");
-		return -ENOTSUP;
+		/* ACME: the stored certificate if there is a usable one; the
+		 * ACME thread replaces it (control/acme.c) */
+		if (access(crt, R_OK) == 0 && access(key, R_OK) == 0 &&
+		    load_pair(ctx, crt, key, err, errlen) == 0 &&
+		    covers_host(SSL_CTX_get0_certificate(ctx), host))
+			return add_meta_cert(ctx, server_pub, err, errlen);
+		return placeholder(ctx, host, server_pub, err, errlen);
 	}
 	rc = load_pair(ctx, crt, key, err, errlen);
 	if (rc)

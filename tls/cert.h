@@ -34,6 +34,22 @@ struct ssl_ctx_st;
 int tls_cert_install(struct ssl_ctx_st *ctx, const struct derper_config *cfg,
 		     const uint8_t server_pub[32], char *err, size_t errlen);
 
+/* <cert.dir>/<name>.crt and .key for cfg's hostname (derper's naming). */
+void tls_cert_paths(const struct derper_config *cfg, char *crt, char *key,
+		    size_t len);
+
+/* Atomic writes (temp file, fsync, rename): a PEM private key (0600), or
+ * bytes as given. 0 or -errno. */
+struct evp_pkey_st;
+struct x509_st;
+int tls_cert_write_key(const char *path, struct evp_pkey_st *key);
+int tls_cert_write_file(const char *path, unsigned int mode, const void *data,
+			size_t len);
+
+/* A self-signed leaf (SHA-256, CA:FALSE, serverAuth) valid for `days`. */
+struct x509_st *tls_cert_self_signed(struct evp_pkey_st *key, const char *cn,
+				     const char *san, long days);
+
 /* Lower-case hex SHA-256 of the installed leaf's DER (derper's
  * "sha256-raw:<hex>" CertName pin for self-signed certificates). */
 int tls_cert_leaf_sha256(struct ssl_ctx_st *ctx, char hex[65]);

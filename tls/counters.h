@@ -32,6 +32,7 @@ enum tls_close_reason {
 	TLS_CLOSE_VERIFY_TIMEOUT,	/* no verdict within verify.timeout_s */
 	TLS_CLOSE_VERIFY_OVERLOAD,	/* too many verifications at once */
 	TLS_CLOSE_TLS_RECORD,		/* bad TLS 1.3 record or fatal alert */
+	TLS_CLOSE_ACME_ALPN,		/* TLS-ALPN-01 validation done */
 	TLS_CLOSE_NB
 };
 

@@ -260,10 +260,22 @@ route_port80(const struct http_req *req, const struct http_route_cfg *rc,
 	     struct resp *r, bool head, bool get_or_head, bool close)
 {
 	static const struct http_str debug = {"/debug/", 7};
+	static const char acme[] = "/.well-known/acme-challenge/";
+	const size_t al = sizeof(acme) - 1;
 
-	if (http_str_eq(req->path, "/generate_204"))
+	if (http_str_eq(req->path, "/generate_204")) {
 		serve_204(r, req, close);
-	else if (!get_or_head)
+	} else if (rc->acme_http01 && req->path.n > al &&
+		   memcmp(req->path.p, acme, al) == 0) {
+		const char *ka = rc->acme_http01(rc->acme_arg, req->path.p + al,
+						 req->path.n - al);
+
+		if (ka)
+			respond(r, head, 200, "Content-Type: text/plain\r\n", ka,
+				strlen(ka), close);
+		else
+			error_text(r, head, 404, "404 page not found", close);
+	} else if (!get_or_head)
 		error_text(r, head, 400, "Use HTTPS", close);
 	else if (http_str_eq(req->path, "/") && rc->debug_allowed)
 		redirect_https(r, req, debug, head, close);

@@ -28,6 +28,9 @@ struct http_route_cfg {
 	bool tls;		/* this listener serves TLS */
 	bool debug_allowed;	/* the client may see /debug/ (loopback, tailnet) */
 	bool port80;		/* the port-80 companion listener */
+	/* ACME mode: the HTTP-01 key authorization for a token, or NULL */
+	const char *(*acme_http01)(const void *arg, const char *token, size_t n);
+	const void *acme_arg;
 };
 
 /*

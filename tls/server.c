@@ -30,7 +30,10 @@ struct tls_server {
 	uint8_t pub[32];
 	uint8_t mesh_key[32];
 	bool has_mesh_key;
-	struct tls_ctx *ctx;
+	struct tls_ctx *ctx;		/* the published one */
+	struct tls_ctx_pub ctx_pub;
+	pthread_mutex_t swap_lock;	/* writers: ACME thread, SIGHUP */
+	const struct derper_config *cfg;
 	unsigned int nb_threads;
 	struct tls_thread *threads;
 	bool *running;
@@ -92,7 +95,8 @@ log_node(const struct derper_config *cfg)
 	if (!srv.ctx || tls_ctx_leaf_sha256(srv.ctx, sha))
 		return;
 	LOG_INFO("tls: certificate", "mode=%s hostname=\"%s\" CertName=\"sha256-raw:%s\"",
-		 cfg->cert.mode == CFG_CERT_MANUAL ? "manual" : "selfsigned",
+		 cfg->cert.mode == CFG_CERT_MANUAL ? "manual" :
+		 cfg->cert.mode == CFG_CERT_SELFSIGNED ? "selfsigned" : "letsencrypt",
 		 cfg->hostname, sha);
 }
 
@@ -144,6 +148,8 @@ tls_server_init(const struct derper_config *cfg)
 	int rc;
 
 	memset(&srv, 0, sizeof(srv));
+	pthread_mutex_init(&srv.swap_lock, NULL);
+	srv.cfg = cfg;
 	if (tls_crypto_init()) {
 		LOG_ERR("tls: libsodium init failed", "%s", "");
 		return -EIO;
@@ -161,6 +167,8 @@ tls_server_init(const struct derper_config *cfg)
 		}
 		log_node(cfg);
 	}
+	atomic_store(&srv.ctx_pub.ctx, srv.ctx);
+	atomic_store(&srv.ctx_pub.gen, 1);
 	srv.nb_threads = (unsigned int)cfg->dataplane.tls_threads;
 	srv.threads = calloc(srv.nb_threads, sizeof(*srv.threads));
 	srv.running = calloc(srv.nb_threads, sizeof(*srv.running));
@@ -183,6 +191,11 @@ tls_server_init(const struct derper_config *cfg)
 		rc = tls_thread_init(&srv.threads[i], i, cfg, srv.ctx, srv.priv,
 				     srv.pub, fd, dp_tls_link(i), ctl_admit_link(i));
 		srv.threads[i].mesh_key = srv.has_mesh_key ? srv.mesh_key : NULL;
+		if (rc == 0 && srv.ctx) {
+			srv.threads[i].ctx_pub = &srv.ctx_pub;
+			srv.threads[i].ctx_gen = 1;
+			atomic_store(&srv.threads[i].ctx_seen, 1);
+		}
 		if (rc) {
 			LOG_ERR("tls: thread setup failed", "tls=%u error=\"%s\"", i,
 				strerror(-rc));
@@ -276,6 +289,54 @@ tls_server_uninit(void)
 	tls_key_wipe(srv.priv, sizeof(srv.priv));
 	tls_key_wipe(srv.mesh_key, sizeof(srv.mesh_key));
 	memset(&srv, 0, sizeof(srv));
+}
+
+struct tls_ctx *
+tls_server_new_ctx(char *err, size_t errlen)
+{
+	if (!srv.ctx) {
+		snprintf(err, errlen, "TLS is not served");
+		return NULL;
+	}
+	return tls_ctx_create(srv.cfg, srv.pub, err, errlen);
+}
+
+int
+tls_server_set_ctx(struct tls_ctx *ctx)
+{
+	struct tls_ctx *old;
+	uint64_t gen;
+	bool all = false;
+
+	if (!srv.ctx || !ctx)
+		return -EINVAL;
+	pthread_mutex_lock(&srv.swap_lock);
+	old = srv.ctx;
+	atomic_store_explicit(&srv.ctx_pub.ctx, ctx, memory_order_release);
+	gen = atomic_fetch_add_explicit(&srv.ctx_pub.gen, 1, memory_order_acq_rel) + 1;
+	srv.ctx = ctx;
+	for (unsigned int i = 0; i < srv.nb_threads; i++)
+		tls_thread_kick(&srv.threads[i]);
+	/* every thread moves to the new context within one loop iteration;
+	 * only then is the old one let go (handshakes in flight hold their
+	 * own reference to it) */
+	for (int ms = 0; ms < 5000 && !all; ms++) {
+		all = true;
+		for (unsigned int i = 0; i < srv.nb_threads; i++)
+			if (atomic_load_explicit(&srv.threads[i].ctx_seen,
+						 memory_order_acquire) < gen)
+				all = false;
+		if (!all)
+			usleep(1000);
+	}
+	if (all)
+		tls_ctx_put(old);
+	else
+		LOG_WARN("tls: a thread did not take the new certificate in 5 s; the old context is kept",
+			 "%s", "");
+	log_node(srv.cfg);
+	pthread_mutex_unlock(&srv.swap_lock);
+	return 0;
 }
 
 int

@@ -866,6 +866,12 @@ begin_ws(struct tls_thread *t, struct session *s, const struct http_req *req)
 	begin_derp(t, s, req);
 }
 
+static const char *
+acme_http01(const void *ctx, const char *token, size_t n)
+{
+	return tls_ctx_http01(ctx, token, n);
+}
+
 /* Handle complete request heads in s->head; keeps what follows. */
 static void
 serve_http(struct tls_thread *t, struct session *s)
@@ -875,6 +881,8 @@ serve_http(struct tls_thread *t, struct session *s)
 		.home = t->cfg->home,
 		.tls = s->ssl != NULL || s->rec != NULL,
 		.port80 = (s->flags & SF_PORT80) != 0,
+		.acme_http01 = t->cfg->cert.mode == CFG_CERT_LETSENCRYPT ? acme_http01 : NULL,
+		.acme_arg = t->ctx,
 		.debug_allowed = debug_allowed(s),
 	};
 
@@ -1012,6 +1020,11 @@ do_handshake(struct tls_thread *t, struct session *s)
 		return;
 	}
 	s->flags &= ~SF_TLS_WANTS_WRITE;
+	if (tls_io_acme_alpn(s->ssl)) {
+		/* RFC 8737: the handshake was the whole validation */
+		session_close(t, s, TLS_CLOSE_ACME_ALPN);
+		return;
+	}
 	/* TLS 1.3: the records are ours from here, and the SSL object goes */
 	s->rec = malloc(sizeof(*s->rec));
 	if (s->rec && tls_io_detach(s->ssl, &t->rec_eng, s->rec) == 0) {

@@ -140,11 +140,21 @@ struct session {
 
 enum { TLS_STAGE = 64 };
 
+/* The TLS context new handshakes use, replaced by tls_server_set_ctx():
+ * threads adopt it at the top of their loop and say so in ctx_seen. */
+struct tls_ctx_pub {
+	_Atomic(struct tls_ctx *) ctx;
+	_Atomic uint64_t gen;
+};
+
 struct tls_thread {
 	unsigned int id;
 	pthread_t thread;
 	const struct derper_config *cfg;
 	struct tls_ctx *ctx;		/* NULL: plain HTTP */
+	struct tls_ctx_pub *ctx_pub;	/* where replacements appear */
+	uint64_t ctx_gen;		/* generation of ctx */
+	_Atomic uint64_t ctx_seen;	/* ctx_gen, UINT64_MAX once exited */
 	const uint8_t *server_priv;	/* owned by server.c */
 	const uint8_t *server_pub;
 	const uint8_t *mesh_key;	/* NULL: no mesh configured */

@@ -50,6 +50,19 @@ int tls_server_port(void);
 bool tls_server_identity(const uint8_t **priv, const uint8_t **pub,
 			 const uint8_t **mesh_key);
 
+/*
+ * Certificates at run time. tls_server_new_ctx() builds a context from the
+ * configuration as it is now (certificate files re-read), to which ACME
+ * challenge material may be added (tls/tls_conn.h); tls_server_set_ctx()
+ * publishes it: every new handshake uses it once each TLS thread has taken
+ * it (within one loop iteration; they are woken), established sessions
+ * are not touched, and the old context goes when the last handshake using
+ * it is over. Takes over ctx's reference. Any control thread; serialized.
+ */
+struct tls_ctx;
+struct tls_ctx *tls_server_new_ctx(char *err, size_t errlen);
+int tls_server_set_ctx(struct tls_ctx *ctx);
+
 /* Sum of every thread's counters. Any thread. */
 void tls_server_counters(struct tls_counters *out);
 

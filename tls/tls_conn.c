@@ -14,12 +14,33 @@
 #include "tls/record.h"
 #include "tls/tls_conn.h"
 
+enum { ACME_HTTP01_MAX = 8 };
+
+/* ACME challenge material a context serves (RFC 8555 §8.3, RFC 8737). */
+struct acme_material {
+	unsigned int nb_http01;
+	struct {
+		char token[128];
+		char keyauth[256];
+	} http01[ACME_HTTP01_MAX];
+	X509 *alpn_cert;		/* TLS-ALPN-01 validation certificate */
+	EVP_PKEY *alpn_key;
+	char alpn_name[CFG_HOST_LEN];
+};
+
+/*
+ * Lives as long as its SSL_CTX (ex data freed with it): handshakes still
+ * in flight on a replaced context keep using their callbacks' argument.
+ */
 struct tls_ctx {
 	SSL_CTX *ssl_ctx;
-	_Atomic int refs;
-	bool sni_strict;			/* manual mode, DNS hostname */
+	bool sni_strict;			/* DNS hostname, manual/ACME */
 	char hostname[CFG_HOST_LEN];
+	struct acme_material acme;
 };
+
+static int ctx_idx = -1;		/* SSL_CTX ex data: our struct tls_ctx */
+static int acme_flag_idx = -1;		/* SSL ex data: acme-tls/1 handshake */
 
 /* TLS 1.2 suites with forward secrecy and AEAD only; 1.3 keeps its own. */
 static const char cipher_list[] =
@@ -32,9 +53,17 @@ select_alpn(SSL *ssl, const unsigned char **out, unsigned char *outlen,
 	    const unsigned char *in, unsigned int inlen, void *arg)
 {
 	static const unsigned char http11[] = "\x08http/1.1";
+	static const unsigned char acme[] = "\x0a" "acme-tls/1";
 
-	(void)ssl;
 	(void)arg;
+	if (acme_flag_idx >= 0 && SSL_get_ex_data(ssl, acme_flag_idx)) {
+		/* a TLS-ALPN-01 validation: answer with acme-tls/1 only */
+		if (SSL_select_next_proto((unsigned char **)out, outlen, acme,
+					  sizeof(acme) - 1, in, inlen) ==
+		    OPENSSL_NPN_NEGOTIATED)
+			return SSL_TLSEXT_ERR_OK;
+		return SSL_TLSEXT_ERR_ALERT_FATAL;
+	}
 	if (SSL_select_next_proto((unsigned char **)out, outlen, http11,
 				  sizeof(http11) - 1, in, inlen) ==
 	    OPENSSL_NPN_NEGOTIATED)
@@ -71,9 +100,30 @@ secrets_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl,
 }
 
 static void
+ctx_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl,
+	 void *argp)
+{
+	struct tls_ctx *c = ptr;
+
+	(void)parent;
+	(void)ad;
+	(void)idx;
+	(void)argl;
+	(void)argp;
+	if (!c)
+		return;
+	X509_free(c->acme.alpn_cert);
+	EVP_PKEY_free(c->acme.alpn_key);
+	OPENSSL_cleanse(c, sizeof(*c));
+	free(c);
+}
+
+static void
 secrets_init(void)
 {
 	secrets_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, secrets_free);
+	acme_flag_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+	ctx_idx = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, ctx_free);
 }
 
 static void
@@ -100,7 +150,64 @@ keylog(const SSL *cssl, const char *line)
 	OPENSSL_cleanse(secret, sizeof(secret));
 }
 
-/* derper, manual mode with a DNS hostname: SNI must be the hostname. */
+/* The first name of a server_name extension body, as text. */
+static bool
+hello_sni(SSL *ssl, char *out, size_t outlen)
+{
+	const unsigned char *p;
+	size_t len, n;
+
+	if (!SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_server_name, &p, &len) ||
+	    len < 5 || p[2] != TLSEXT_NAMETYPE_host_name)
+		return false;
+	n = (size_t)p[3] << 8 | p[4];
+	if (n == 0 || n >= outlen || n > len - 5)
+		return false;
+	memcpy(out, p + 5, n);
+	out[n] = '\0';
+	return true;
+}
+
+static bool
+hello_offers_acme_alpn(SSL *ssl)
+{
+	const unsigned char *p;
+	size_t len, off = 2;
+
+	if (!SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_application_layer_protocol_negotiation,
+				       &p, &len) || len < 2)
+		return false;
+	while (off < len) {
+		size_t n = p[off];
+
+		if (off + 1 + n > len)
+			return false;
+		if (n == 10 && memcmp(p + off + 1, "acme-tls/1", 10) == 0)
+			return true;
+		off += 1 + n;
+	}
+	return false;
+}
+
+/* TLS-ALPN-01 (RFC 8737): a ClientHello for the name being validated that
+ * offers acme-tls/1 gets the validation certificate, nothing else. */
+static int
+client_hello(SSL *ssl, int *alert, void *arg)
+{
+	struct tls_ctx *c = arg;
+	char sni[CFG_HOST_LEN];
+
+	(void)alert;
+	if (!c->acme.alpn_cert || !hello_offers_acme_alpn(ssl))
+		return SSL_CLIENT_HELLO_SUCCESS;
+	if (!hello_sni(ssl, sni, sizeof(sni)) || strcasecmp(sni, c->acme.alpn_name) ||
+	    SSL_use_cert_and_key(ssl, c->acme.alpn_cert, c->acme.alpn_key, NULL, 1) != 1)
+		return SSL_CLIENT_HELLO_SUCCESS;
+	SSL_set_ex_data(ssl, acme_flag_idx, (void *)1);
+	return SSL_CLIENT_HELLO_SUCCESS;
+}
+
+/* derper, manual or ACME mode with a DNS hostname: SNI must be the hostname. */
 static int
 check_sni(SSL *ssl, int *alert, void *arg)
 {
@@ -122,20 +229,23 @@ tls_ctx_create(const struct derper_config *cfg, const uint8_t server_pub[32],
 	struct tls_ctx *c = calloc(1, sizeof(*c));
 	SSL_CTX *ctx;
 
-	if (!c) {
+	pthread_once(&secrets_once, secrets_init);
+	if (!c || ctx_idx < 0) {
+		free(c);
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
 	ctx = SSL_CTX_new(TLS_server_method());
-	if (!ctx) {
+	if (!ctx || !SSL_CTX_set_ex_data(ctx, ctx_idx, c)) {
+		SSL_CTX_free(ctx);
 		free(c);
 		snprintf(err, errlen, "SSL_CTX_new failed");
 		return NULL;
 	}
+	/* from here c is freed with ctx */
 	c->ssl_ctx = ctx;
-	atomic_store(&c->refs, 1);
 	snprintf(c->hostname, sizeof(c->hostname), "%s", cfg->hostname);
-	c->sni_strict = cfg->cert.mode == CFG_CERT_MANUAL && *cfg->hostname &&
+	c->sni_strict = cfg->cert.mode != CFG_CERT_SELFSIGNED && *cfg->hostname &&
 			!cfg_is_ip_literal(cfg->hostname);
 
 	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
@@ -159,8 +269,8 @@ tls_ctx_create(const struct derper_config *cfg, const uint8_t server_pub[32],
 		snprintf(err, errlen, "cannot set the cipher suites");
 		goto fail;
 	}
-	pthread_once(&secrets_once, secrets_init);
 	SSL_CTX_set_keylog_callback(ctx, keylog);
+	SSL_CTX_set_client_hello_cb(ctx, client_hello, c);
 	SSL_CTX_set_alpn_select_cb(ctx, select_alpn, NULL);
 	SSL_CTX_set_tlsext_servername_callback(ctx, check_sni);
 	SSL_CTX_set_tlsext_servername_arg(ctx, c);
@@ -169,24 +279,66 @@ tls_ctx_create(const struct derper_config *cfg, const uint8_t server_pub[32],
 	return c;
 fail:
 	SSL_CTX_free(ctx);
-	free(c);
 	return NULL;
 }
 
 struct tls_ctx *
 tls_ctx_get(struct tls_ctx *c)
 {
-	atomic_fetch_add(&c->refs, 1);
+	SSL_CTX_up_ref(c->ssl_ctx);
 	return c;
 }
 
 void
 tls_ctx_put(struct tls_ctx *c)
 {
-	if (c && atomic_fetch_sub(&c->refs, 1) == 1) {
-		SSL_CTX_free(c->ssl_ctx);
-		free(c);
-	}
+	if (c)
+		SSL_CTX_free(c->ssl_ctx);	/* the last reference frees c */
+}
+
+int
+tls_ctx_add_http01(struct tls_ctx *c, const char *token, const char *keyauth)
+{
+	struct acme_material *a = &c->acme;
+
+	if (a->nb_http01 == ACME_HTTP01_MAX || strlen(token) >= sizeof(a->http01[0].token) ||
+	    strlen(keyauth) >= sizeof(a->http01[0].keyauth))
+		return -ENOSPC;
+	snprintf(a->http01[a->nb_http01].token, sizeof(a->http01[0].token), "%s", token);
+	snprintf(a->http01[a->nb_http01].keyauth, sizeof(a->http01[0].keyauth), "%s",
+		 keyauth);
+	a->nb_http01++;
+	return 0;
+}
+
+int
+tls_ctx_set_alpn01(struct tls_ctx *c, const char *name, struct x509_st *cert,
+		   struct evp_pkey_st *key)
+{
+	if (!X509_up_ref(cert) || !EVP_PKEY_up_ref(key))
+		return -EIO;
+	X509_free(c->acme.alpn_cert);
+	EVP_PKEY_free(c->acme.alpn_key);
+	c->acme.alpn_cert = cert;
+	c->acme.alpn_key = key;
+	snprintf(c->acme.alpn_name, sizeof(c->acme.alpn_name), "%s", name);
+	return 0;
+}
+
+const char *
+tls_ctx_http01(const struct tls_ctx *c, const char *token, size_t n)
+{
+	for (unsigned int i = 0; c && i < c->acme.nb_http01; i++)
+		if (strlen(c->acme.http01[i].token) == n &&
+		    memcmp(c->acme.http01[i].token, token, n) == 0)
+			return c->acme.http01[i].keyauth;
+	return NULL;
+}
+
+bool
+tls_io_acme_alpn(struct ssl_st *ssl)
+{
+	return acme_flag_idx >= 0 && SSL_get_ex_data(ssl, acme_flag_idx) != NULL;
 }
 
 int

@@ -32,6 +32,26 @@ struct tls_ctx *tls_ctx_create(const struct derper_config *cfg,
 struct tls_ctx *tls_ctx_get(struct tls_ctx *ctx);
 void tls_ctx_put(struct tls_ctx *ctx);
 
+/*
+ * ACME challenge material, set on a context before it is published
+ * (tls_server_set_ctx): HTTP-01 key authorizations served on the port-80
+ * listener, and the TLS-ALPN-01 validation certificate for `name`. 0 or
+ * -errno.
+ */
+struct x509_st;
+struct evp_pkey_st;
+int tls_ctx_add_http01(struct tls_ctx *ctx, const char *token,
+		       const char *keyauth);
+int tls_ctx_set_alpn01(struct tls_ctx *ctx, const char *name,
+		       struct x509_st *cert, struct evp_pkey_st *key);
+
+/* The key authorization for an HTTP-01 token, NULL if none. */
+const char *tls_ctx_http01(const struct tls_ctx *ctx, const char *token,
+			   size_t n);
+
+/* Was this handshake a TLS-ALPN-01 validation (acme-tls/1)? */
+bool tls_io_acme_alpn(struct ssl_st *ssl);
+
 /* SHA-256 of the leaf, hex (derper's CertName "sha256-raw:<hex>"). */
 int tls_ctx_leaf_sha256(struct tls_ctx *ctx, char hex[65]);
 

@@ -560,6 +560,23 @@ handle_events(struct tls_thread *t, struct epoll_event *ev, int n)
 	}
 }
 
+/* A replaced TLS context (certificate renewal, reload): new handshakes
+ * use it from here; the old one is no longer touched by this thread. */
+static void
+adopt_ctx(struct tls_thread *t)
+{
+	uint64_t g;
+
+	if (!t->ctx_pub)
+		return;
+	g = atomic_load_explicit(&t->ctx_pub->gen, memory_order_acquire);
+	if (g == t->ctx_gen)
+		return;
+	t->ctx = atomic_load_explicit(&t->ctx_pub->ctx, memory_order_acquire);
+	t->ctx_gen = g;
+	atomic_store_explicit(&t->ctx_seen, g, memory_order_release);
+}
+
 static void *
 thread_main(void *arg)
 {
@@ -578,6 +595,7 @@ thread_main(void *arg)
 	while (!atomic_load(&t->quit)) {
 		int n, timeout;
 
+		adopt_ctx(t);
 		if (atomic_load(&t->drain) && !t->draining)
 			start_drain(t);
 		if (t->draining && t->nb_sessions == 0 && t->nb_stage == 0 &&
@@ -617,6 +635,7 @@ thread_main(void *arg)
 	reap(t);
 	retry_downs(t);
 	flush_stage(t);
+	atomic_store(&t->ctx_seen, UINT64_MAX);	/* never waits a swap */
 	rte_thread_unregister();
 	return NULL;
 }
@@ -677,6 +696,14 @@ tls_thread_start(struct tls_thread *t, const cpu_set_t *cpus)
 	rc = pthread_create(&t->thread, &attr, thread_main, t);
 	pthread_attr_destroy(&attr);
 	return -rc;
+}
+
+void
+tls_thread_kick(struct tls_thread *t)
+{
+	uint64_t one = 1;
+
+	(void)!write(t->link->wake->efd, &one, sizeof(one));
 }
 
 void

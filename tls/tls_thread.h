@@ -23,6 +23,9 @@ int tls_thread_add_http80(struct tls_thread *t, int fd);
 /* Start the thread on `cpus` (NULL: inherit). 0 or -errno. */
 int tls_thread_start(struct tls_thread *t, const cpu_set_t *cpus);
 
+/* Wake the thread out of epoll_wait (it then adopts a new context). */
+void tls_thread_kick(struct tls_thread *t);
+
 /* Graceful: stop accepting, send Restarting to every session, flush,
  * close; the thread exits when its last session is gone. Any thread. */
 void tls_thread_request_drain(struct tls_thread *t);

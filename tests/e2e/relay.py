@@ -94,6 +94,17 @@ class Relay:
                     raise AssertionError("no log line /%s/ in:\n%s" % (pattern, "".join(self.lines[-30:])))
                 self.cond.wait(left)
 
+    def wait_until(self, pred, timeout=10):
+        """Wait until pred(lines) is true (checked on every new line)."""
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while not pred(self.lines):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self.cond.wait(left)
+            return True
+
     def log(self):
         return "".join(self.lines)
 

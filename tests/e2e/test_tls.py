@@ -14,6 +14,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
+from acme_env import free_port  # noqa: E402
 from derpclient import Client  # noqa: E402
 from relay import Relay  # noqa: E402
 
@@ -134,14 +135,6 @@ class TlsRecordTest(unittest.TestCase):
         self.assertEqual(b.recv_packet(), (a.pub, b"still here"))
         a.close()
         b.close()
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 class Port80Test(unittest.TestCase):

@@ -1,0 +1,960 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* The ACME client thread; see acme.h. */
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+#include <openssl/core_names.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+#include <rte_telemetry.h>
+
+#include "config/addr.h"
+#include "config/validate.h"
+#include "control/acme.h"
+#include "control/acme_msg.h"
+#include "control/log.h"
+#include "tls/cert.h"
+#include "tls/keyfile.h"
+#include "tls/tls.h"
+#include "tls/tls_conn.h"
+
+enum {
+	BODY_MAX = 1 << 20,
+	NONCE_TRIES = 5,
+	POLL_TIMEOUT_S = 120,
+	BACKOFF_MIN_S = 60,
+	BACKOFF_MAX_S = 30 * 60,
+	ERR_LEN = 256,
+};
+
+struct http_resp {
+	long code;
+	char *body;
+	size_t len;
+	char nonce[256];
+	char location[ACME_URL_LEN];
+	char retry_after[64];
+};
+
+static struct acme {
+	const struct derper_config *cfg;
+	pthread_t thread;
+	bool running;
+	int wake_fd;			/* stop or renew-now */
+	_Atomic int stop;
+	_Atomic int renew_now;
+	CURL *curl;
+	struct curl_slist *jose_hdr;
+
+	EVP_PKEY *account;
+	char kid[ACME_URL_LEN];
+	char jwk[256];			/* {"crv":..,"kty":..,"x":..,"y":..} */
+	char thumbprint[64];
+	struct acme_directory dir;
+	char nonce[256];
+
+	/* state for /derper/acme; written by the thread under lock */
+	pthread_mutex_t lock;
+	time_t not_after, not_before, next_attempt;
+	unsigned int failures;
+	long server_wait_s;		/* Retry-After of the last problem */
+	uint64_t issued;
+	char last_error[ERR_LEN];
+	char challenge[16];
+} acme = {.wake_fd = -1};
+
+/* ------------------------------------------------------------------ */
+/* HTTP                                                                 */
+
+static size_t
+on_body(char *p, size_t size, size_t n, void *arg)
+{
+	struct http_resp *r = arg;
+	size_t len = size * n;
+	char *b;
+
+	if (r->len + len > BODY_MAX)
+		return 0;	/* aborts the transfer */
+	b = realloc(r->body, r->len + len + 1);
+	if (!b)
+		return 0;
+	memcpy(b + r->len, p, len);
+	r->body = b;
+	r->len += len;
+	b[r->len] = '\0';
+	return len;
+}
+
+static void
+header_value(const char *line, size_t n, const char *name, char *out,
+	     size_t outlen)
+{
+	size_t nl = strlen(name);
+
+	if (n <= nl + 1 || strncasecmp(line, name, nl) || line[nl] != ':')
+		return;
+	line += nl + 1;
+	n -= nl + 1;
+	while (n && (*line == ' ' || *line == '\t'))
+		line++, n--;
+	while (n && (line[n - 1] == '\r' || line[n - 1] == '\n' || line[n - 1] == ' '))
+		n--;
+	if (n < outlen) {
+		memcpy(out, line, n);
+		out[n] = '\0';
+	}
+}
+
+static size_t
+on_header(char *p, size_t size, size_t n, void *arg)
+{
+	struct http_resp *r = arg;
+	size_t len = size * n;
+
+	header_value(p, len, "Replay-Nonce", r->nonce, sizeof(r->nonce));
+	header_value(p, len, "Location", r->location, sizeof(r->location));
+	header_value(p, len, "Retry-After", r->retry_after, sizeof(r->retry_after));
+	return len;
+}
+
+static int
+on_progress(void *arg, curl_off_t a, curl_off_t b, curl_off_t c, curl_off_t d)
+{
+	(void)arg;
+	(void)a;
+	(void)b;
+	(void)c;
+	(void)d;
+	return atomic_load(&acme.stop) ? 1 : 0;
+}
+
+static void
+resp_free(struct http_resp *r)
+{
+	free(r->body);
+	memset(r, 0, sizeof(*r));
+}
+
+/* GET (post == NULL), HEAD (head) or POST a JWS. 0 with r->code set, or
+ * -1 with the transport error in err. */
+static int
+http_do(const char *url, const char *post, bool head, struct http_resp *r,
+	char *err, size_t errlen)
+{
+	CURL *c = acme.curl;
+	CURLcode rc;
+
+	memset(r, 0, sizeof(*r));
+	curl_easy_reset(c);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https");
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
+	curl_easy_setopt(c, CURLOPT_USERAGENT, "derper-dpdk/" DERPER_VERSION " (ACME)");
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
+	curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+	curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+	if (*acme.cfg->cert.acme_ca_file)
+		curl_easy_setopt(c, CURLOPT_CAINFO, acme.cfg->cert.acme_ca_file);
+	if (head)
+		curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+	if (post) {
+		curl_easy_setopt(c, CURLOPT_HTTPHEADER, acme.jose_hdr);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, post);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(post));
+	}
+	rc = curl_easy_perform(c);
+	if (rc != CURLE_OK) {
+		snprintf(err, errlen, "%s: %s", url, curl_easy_strerror(rc));
+		resp_free(r);
+		return -1;
+	}
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->code);
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Keys and JWS (RFC 7515, ES256)                                       */
+
+static EVP_PKEY *
+load_or_create_account(char *err, size_t errlen)
+{
+	char path[CFG_PATH_LEN + 32];
+	EVP_PKEY *k = NULL;
+	FILE *f;
+	int rc;
+
+	snprintf(path, sizeof(path), "%s/acme_account.key", acme.cfg->cert.dir);
+	f = fopen(path, "r");
+	if (f) {
+		k = PEM_read_PrivateKey(f, NULL, NULL, NULL);
+		fclose(f);
+		if (!k || !EVP_PKEY_is_a(k, "EC")) {
+			EVP_PKEY_free(k);
+			snprintf(err, errlen, "%s is not an EC private key", path);
+			return NULL;
+		}
+		return k;
+	}
+	rc = tls_mkdir_p(acme.cfg->cert.dir, 0700);
+	k = rc ? NULL : EVP_EC_gen("P-256");
+	if (!k || tls_cert_write_key(path, k)) {
+		EVP_PKEY_free(k);
+		snprintf(err, errlen, "cannot create %s", path);
+		return NULL;
+	}
+	LOG_INFO("acme: account key created", "file=\"%s\"", path);
+	return k;
+}
+
+/* The public JWK in its canonical member order (RFC 7638) and its SHA-256
+ * thumbprint: the key authorization's suffix. */
+static int
+make_jwk(void)
+{
+	uint8_t pt[65], md[32];
+	char x[64], y[64];
+	size_t n = 0;
+	unsigned int ml = 0;
+
+	if (!EVP_PKEY_get_octet_string_param(acme.account, OSSL_PKEY_PARAM_PUB_KEY,
+					     pt, sizeof(pt), &n) ||
+	    n != 65 || pt[0] != 4)
+		return -1;
+	acme_b64url(pt + 1, 32, x, sizeof(x));
+	acme_b64url(pt + 33, 32, y, sizeof(y));
+	snprintf(acme.jwk, sizeof(acme.jwk),
+		 "{\"crv\":\"P-256\",\"kty\":\"EC\",\"x\":\"%s\",\"y\":\"%s\"}", x, y);
+	if (!EVP_Digest(acme.jwk, strlen(acme.jwk), md, &ml, EVP_sha256(), NULL))
+		return -1;
+	acme_b64url(md, sizeof(md), acme.thumbprint, sizeof(acme.thumbprint));
+	return 0;
+}
+
+/* ES256 over data: the raw 64-byte r||s JWS wants, base64url. */
+static int
+sign_es256(const char *data, char *out, size_t outlen)
+{
+	EVP_MD_CTX *m = EVP_MD_CTX_new();
+	uint8_t der[128], raw[64];
+	const uint8_t *p = der;
+	size_t dl = sizeof(der);
+	ECDSA_SIG *sig = NULL;
+	const BIGNUM *r, *s;
+	int rc = -1;
+
+	if (m && EVP_DigestSignInit(m, NULL, EVP_sha256(), NULL, acme.account) == 1 &&
+	    EVP_DigestSign(m, der, &dl, (const uint8_t *)data, strlen(data)) == 1 &&
+	    (sig = d2i_ECDSA_SIG(NULL, &p, (long)dl))) {
+		ECDSA_SIG_get0(sig, &r, &s);
+		if (BN_bn2binpad(r, raw, 32) == 32 && BN_bn2binpad(s, raw + 32, 32) == 32 &&
+		    acme_b64url(raw, 64, out, outlen))
+			rc = 0;
+	}
+	ECDSA_SIG_free(sig);
+	EVP_MD_CTX_free(m);
+	return rc;
+}
+
+static int
+fresh_nonce(char *err, size_t errlen)
+{
+	struct http_resp r;
+
+	if (http_do(acme.dir.new_nonce, NULL, true, &r, err, errlen))
+		return -1;
+	snprintf(acme.nonce, sizeof(acme.nonce), "%s", r.nonce);
+	resp_free(&r);
+	if (!*acme.nonce) {
+		snprintf(err, errlen, "newNonce gave no Replay-Nonce");
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * POST a JWS to url: payload is JSON text, or NULL for POST-as-GET. Uses
+ * the account's kid once known, its JWK before. Retries a badNonce.
+ * 0 with the response (any status), -1 on a transport error.
+ */
+static int
+post(const char *url, const char *payload, struct http_resp *r, char *err,
+     size_t errlen)
+{
+	for (int tries = 0; tries < NONCE_TRIES; tries++) {
+		char prot64[2048], pay64[8192], sig64[128], *body;
+		json_t *prot;
+		char *pj, *signing;
+		struct acme_problem pb;
+		size_t pl = payload ? strlen(payload) : 0;
+		int rc;
+
+		if (!*acme.nonce && fresh_nonce(err, errlen))
+			return -1;
+		prot = *acme.kid ?
+			json_pack("{s:s, s:s, s:s, s:s}", "alg", "ES256", "nonce", acme.nonce,
+				  "url", url, "kid", acme.kid) :
+			json_pack("{s:s, s:s, s:s, s:o}", "alg", "ES256", "nonce", acme.nonce,
+				  "url", url, "jwk", json_loads(acme.jwk, 0, NULL));
+		pj = prot ? json_dumps(prot, JSON_COMPACT) : NULL;
+		json_decref(prot);
+		acme.nonce[0] = '\0';	/* a nonce is good for one request */
+		if (!pj || !acme_b64url((const uint8_t *)pj, strlen(pj), prot64, sizeof(prot64)) ||
+		    (pl && !acme_b64url((const uint8_t *)payload, pl, pay64, sizeof(pay64)))) {
+			free(pj);
+			snprintf(err, errlen, "JWS does not fit");
+			return -1;
+		}
+		free(pj);
+		if (!pl)
+			pay64[0] = '\0';
+		if (asprintf(&signing, "%s.%s", prot64, pay64) < 0)
+			return -1;
+		rc = sign_es256(signing, sig64, sizeof(sig64));
+		free(signing);
+		if (rc || asprintf(&body, "{\"protected\":\"%s\",\"payload\":\"%s\",\"signature\":\"%s\"}",
+				   prot64, pay64, sig64) < 0) {
+			snprintf(err, errlen, "cannot sign the request");
+			return -1;
+		}
+		rc = http_do(url, body, false, r, err, errlen);
+		free(body);
+		if (rc)
+			return -1;
+		snprintf(acme.nonce, sizeof(acme.nonce), "%s", r->nonce);
+		if (r->code != 400)
+			return 0;
+		acme_parse_problem(r->body ? r->body : "", r->len, &pb);
+		if (strcmp(pb.type, "urn:ietf:params:acme:error:badNonce"))
+			return 0;
+		LOG_DEBUG("acme: badNonce, retrying", "try=%d", tries + 1);
+		resp_free(r);
+	}
+	snprintf(err, errlen, "%s: badNonce %d times", url, NONCE_TRIES);
+	return -1;
+}
+
+/* A non-2xx answer as an error line: the problem's type and detail. */
+static void
+problem(const char *what, const struct http_resp *r, char *err, size_t errlen)
+{
+	struct acme_problem pb;
+
+	acme_parse_problem(r->body ? r->body : "", r->len, &pb);
+	/* rateLimited and the like: the server's wait beats our backoff */
+	acme.server_wait_s = acme_retry_after(r->retry_after, time(NULL));
+	snprintf(err, errlen, "%s: HTTP %ld %s%s%s%s%s", what, r->code,
+		 pb.type, *pb.detail ? ": " : "", pb.detail,
+		 *r->retry_after ? " retry-after=" : "", r->retry_after);
+}
+
+/* ------------------------------------------------------------------ */
+/* The order                                                            */
+
+static bool
+stopping(void)
+{
+	return atomic_load(&acme.stop) != 0;
+}
+
+/* Sleep s seconds or until stop; true when stopping. */
+static bool
+pause_s(long s)
+{
+	struct pollfd p = {.fd = acme.wake_fd, .events = POLLIN};
+
+	uint64_t v;
+
+	if (s > 0 && !stopping() &&
+	    poll(&p, 1, (int)(s > 3600 ? 3600 * 1000 : s * 1000)) > 0)
+		(void)!read(acme.wake_fd, &v, sizeof(v));	/* re-arm */
+	return stopping();
+}
+
+static int
+account(char *err, size_t errlen)
+{
+	struct http_resp r;
+	char payload[512];
+
+	if (*acme.kid)
+		return 0;
+	if (*acme.cfg->cert.acme_email)
+		snprintf(payload, sizeof(payload),
+			 "{\"termsOfServiceAgreed\":true,\"contact\":[\"mailto:%s\"]}",
+			 acme.cfg->cert.acme_email);
+	else
+		snprintf(payload, sizeof(payload), "{\"termsOfServiceAgreed\":true}");
+	if (post(acme.dir.new_account, payload, &r, err, errlen))
+		return -1;
+	if ((r.code != 200 && r.code != 201) || !*r.location) {
+		problem("newAccount", &r, err, errlen);
+		resp_free(&r);
+		return -1;
+	}
+	snprintf(acme.kid, sizeof(acme.kid), "%s", r.location);
+	resp_free(&r);
+	LOG_INFO("acme: account", "kid=\"%s\"", acme.kid);
+	return 0;
+}
+
+static int
+directory(char *err, size_t errlen)
+{
+	struct http_resp r;
+	int rc;
+
+	if (*acme.dir.new_order)
+		return 0;
+	if (http_do(acme.cfg->cert.acme_directory, NULL, false, &r, err, errlen))
+		return -1;
+	if (r.code != 200) {
+		problem("directory", &r, err, errlen);
+		resp_free(&r);
+		return -1;
+	}
+	rc = acme_parse_directory(r.body ? r.body : "", r.len, &acme.dir, err, errlen);
+	resp_free(&r);
+	return rc;
+}
+
+/* POST-as-GET url and parse it as an order or an authorization. */
+static int
+fetch(const char *url, struct acme_order *o, struct acme_authz *a,
+      struct http_resp *keep, char *err, size_t errlen)
+{
+	struct http_resp r;
+	int rc;
+
+	if (post(url, NULL, &r, err, errlen))
+		return -1;
+	if (r.code != 200) {
+		problem(url, &r, err, errlen);
+		resp_free(&r);
+		return -1;
+	}
+	rc = o ? acme_parse_order(r.body ? r.body : "", r.len, o, err, errlen) :
+		 acme_parse_authz(r.body ? r.body : "", r.len, a, err, errlen);
+	if (keep)
+		*keep = r;
+	else
+		resp_free(&r);
+	return rc;
+}
+
+static long
+wait_hint(const struct http_resp *r)
+{
+	long s = acme_retry_after(r->retry_after, time(NULL));
+
+	return s < 1 ? 1 : s > 10 ? 10 : s;
+}
+
+/* The TLS-ALPN-01 validation certificate (RFC 8737 §3): self-signed for
+ * the name, with the critical acmeIdentifier extension holding
+ * SHA-256(key authorization). */
+static X509 *
+alpn_cert(const char *name, const char *keyauth, EVP_PKEY *key)
+{
+	uint8_t md[32], der[2 + 32];
+	unsigned int ml = 0;
+	char san[300];
+	ASN1_OBJECT *oid = OBJ_txt2obj("1.3.6.1.5.5.7.1.31", 1);
+	ASN1_OCTET_STRING *os = ASN1_OCTET_STRING_new();
+	X509_EXTENSION *ext = NULL;
+	X509 *x;
+
+	snprintf(san, sizeof(san), "DNS:%s", name);
+	x = tls_cert_self_signed(key, name, san, 7);
+	EVP_Digest(keyauth, strlen(keyauth), md, &ml, EVP_sha256(), NULL);
+	der[0] = 0x04;		/* the extension value is an OCTET STRING */
+	der[1] = 32;
+	memcpy(der + 2, md, 32);
+	if (!x || !oid || !os || !ASN1_OCTET_STRING_set(os, der, sizeof(der)) ||
+	    !(ext = X509_EXTENSION_create_by_OBJ(NULL, oid, 1, os)) ||
+	    !X509_add_ext(x, ext, -1) || !X509_sign(x, key, EVP_sha256())) {
+		X509_free(x);
+		x = NULL;
+	}
+	X509_EXTENSION_free(ext);
+	ASN1_OCTET_STRING_free(os);
+	ASN1_OBJECT_free(oid);
+	return x;
+}
+
+/* Serve the challenge (or none: ch == NULL) to new connections. */
+static int
+publish(const struct acme_challenge *ch, const char *keyauth, char *err,
+	size_t errlen)
+{
+	struct tls_ctx *ctx = tls_server_new_ctx(err, errlen);
+	int rc = 0;
+
+	if (!ctx)
+		return -1;
+	if (ch && strcmp(ch->type, "http-01") == 0) {
+		rc = tls_ctx_add_http01(ctx, ch->token, keyauth);
+	} else if (ch) {
+		EVP_PKEY *k = EVP_EC_gen("P-256");
+		X509 *x = k ? alpn_cert(acme.cfg->hostname, keyauth, k) : NULL;
+
+		rc = x ? tls_ctx_set_alpn01(ctx, acme.cfg->hostname, x, k) : -1;
+		X509_free(x);
+		EVP_PKEY_free(k);
+	}
+	if (rc) {
+		tls_ctx_put(ctx);
+		snprintf(err, errlen, "cannot set up the %s challenge", ch->type);
+		return -1;
+	}
+	return tls_server_set_ctx(ctx);
+}
+
+static int
+authorize(const char *url, char *err, size_t errlen)
+{
+	const char *type = acme.cfg->http_port > 0 ? "http-01" : "tls-alpn-01";
+	const struct acme_challenge *ch;
+	struct acme_authz a;
+	struct http_resp r;
+	char keyauth[ACME_TOKEN_LEN + 64];
+	time_t end = time(NULL) + POLL_TIMEOUT_S;
+	int rc;
+
+	if (fetch(url, NULL, &a, NULL, err, errlen))
+		return -1;
+	if (a.status == ACME_ST_VALID)
+		return 0;
+	ch = acme_authz_challenge(&a, type);
+	if (!ch) {
+		snprintf(err, errlen, "%s: no %s challenge offered", a.identifier, type);
+		return -1;
+	}
+	snprintf(keyauth, sizeof(keyauth), "%s.%s", ch->token, acme.thumbprint);
+	pthread_mutex_lock(&acme.lock);
+	snprintf(acme.challenge, sizeof(acme.challenge), "%s", type);
+	pthread_mutex_unlock(&acme.lock);
+	if (publish(ch, keyauth, err, errlen))
+		return -1;
+	if (post(ch->url, "{}", &r, err, errlen))
+		return -1;
+	rc = r.code == 200 ? 0 : -1;
+	if (rc)
+		problem("challenge", &r, err, errlen);
+	resp_free(&r);
+	while (rc == 0) {
+		if (fetch(url, NULL, &a, &r, err, errlen))
+			return -1;
+		if (a.status == ACME_ST_VALID) {
+			resp_free(&r);
+			break;
+		}
+		if (a.status != ACME_ST_PENDING || time(NULL) > end) {
+			snprintf(err, errlen, "%s: authorization %s (%s): %.120s", a.identifier,
+				 a.status == ACME_ST_INVALID ? "invalid" : "not valid in time",
+				 type, r.body ? r.body : "");
+			for (char *c = err; *c; c++)
+				if (*c == '"' || *c == '\n')
+					*c = '\'';
+			resp_free(&r);
+			return -1;
+		}
+		if (pause_s(wait_hint(&r))) {
+			resp_free(&r);
+			return -1;
+		}
+		resp_free(&r);
+	}
+	return rc;
+}
+
+/* A CSR for the hostname with key (DER, base64url). */
+static int
+csr(EVP_PKEY *key, char *out, size_t outlen)
+{
+	const char *host = acme.cfg->hostname;
+	X509_REQ *req = X509_REQ_new();
+	STACK_OF(X509_EXTENSION) *exts = sk_X509_EXTENSION_new_null();
+	X509_EXTENSION *san;
+	char sanv[300];
+	uint8_t *der = NULL;
+	int n = -1, rc = -1;
+
+	snprintf(sanv, sizeof(sanv), "%s:%s", cfg_is_ip_literal(host) ? "IP" : "DNS", host);
+	san = X509V3_EXT_conf_nid(NULL, NULL, NID_subject_alt_name, sanv);
+	if (req && exts && san && X509_REQ_set_version(req, 0) &&
+	    (cfg_is_ip_literal(host) ||
+	     X509_NAME_add_entry_by_txt(X509_REQ_get_subject_name(req), "CN",
+					MBSTRING_ASC, (const uint8_t *)host, -1, -1, 0)) &&
+	    X509_REQ_set_pubkey(req, key) && sk_X509_EXTENSION_push(exts, san) &&
+	    X509_REQ_add_extensions(req, exts) && X509_REQ_sign(req, key, EVP_sha256()) &&
+	    (n = i2d_X509_REQ(req, &der)) > 0 && acme_b64url(der, (size_t)n, out, outlen))
+		rc = 0;
+	if (sk_X509_EXTENSION_num(exts) == 0)
+		X509_EXTENSION_free(san);
+	sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+	X509_REQ_free(req);
+	OPENSSL_free(der);
+	return rc;
+}
+
+/* The chain as PEM: the first certificate must be ours. */
+static int
+check_chain(const char *pem, size_t len, EVP_PKEY *key, time_t *nb, time_t *na)
+{
+	BIO *b = BIO_new_mem_buf(pem, (int)len);
+	X509 *x = b ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
+	const char *host = acme.cfg->hostname;
+	struct tm tm;
+	int ok = 0;
+
+	if (x && X509_check_private_key(x, key) == 1 &&
+	    (cfg_is_ip_literal(host) ? X509_check_ip_asc(x, host, 0)
+				     : X509_check_host(x, host, 0, 0, NULL)) == 1 &&
+	    ASN1_TIME_to_tm(X509_get0_notAfter(x), &tm)) {
+		*na = timegm(&tm);
+		if (ASN1_TIME_to_tm(X509_get0_notBefore(x), &tm))
+			*nb = timegm(&tm);
+		ok = 1;
+	}
+	X509_free(x);
+	BIO_free(b);
+	ERR_clear_error();
+	return ok ? 0 : -1;
+}
+
+/* One whole order: identifiers, authorizations, finalize, download, save. */
+static int
+order(char *err, size_t errlen)
+{
+	const char *host = acme.cfg->hostname;
+	char payload[600], crt[CFG_PATH_LEN + CFG_HOST_LEN + 8], keyp[sizeof(crt)];
+	char *csr64 = malloc(8192), order_url[ACME_URL_LEN];
+	struct acme_order o;
+	struct http_resp r = {0};
+	EVP_PKEY *key = NULL;
+	time_t nb = 0, na = 0, end;
+	int rc = -1;
+
+	if (!csr64 || directory(err, errlen) || account(err, errlen))
+		goto out;
+	snprintf(payload, sizeof(payload),
+		 "{\"identifiers\":[{\"type\":\"%s\",\"value\":\"%s\"}]}",
+		 cfg_is_ip_literal(host) ? "ip" : "dns", host);
+	if (post(acme.dir.new_order, payload, &r, err, errlen))
+		goto out;
+	if (r.code != 201 || !*r.location ||
+	    acme_parse_order(r.body ? r.body : "", r.len, &o, err, errlen)) {
+		if (r.code != 201)
+			problem("newOrder", &r, err, errlen);
+		goto out;
+	}
+	snprintf(order_url, sizeof(order_url), "%s", r.location);
+	resp_free(&r);
+	for (unsigned int i = 0; i < o.nb_authz; i++)
+		if (authorize(o.authz[i], err, errlen))
+			goto out;
+	key = EVP_EC_gen("P-256");
+	if (!key || csr(key, csr64, 8192)) {
+		snprintf(err, errlen, "cannot build the CSR");
+		goto out;
+	}
+	{
+		char *fin;
+
+		if (asprintf(&fin, "{\"csr\":\"%s\"}", csr64) < 0)
+			goto out;
+		rc = post(o.finalize, fin, &r, err, errlen);
+		free(fin);
+		if (rc)
+			goto out;
+		rc = -1;
+	}
+	if (r.code != 200) {
+		problem("finalize", &r, err, errlen);
+		goto out;
+	}
+	resp_free(&r);
+	end = time(NULL) + POLL_TIMEOUT_S;
+	for (;;) {
+		if (fetch(order_url, &o, NULL, &r, err, errlen))
+			goto out;
+		if (o.status == ACME_ST_VALID && *o.certificate)
+			break;
+		if ((o.status != ACME_ST_PROCESSING && o.status != ACME_ST_READY) ||
+		    time(NULL) > end) {
+			snprintf(err, errlen, "order did not become valid (status %d)", o.status);
+			goto out;
+		}
+		if (pause_s(wait_hint(&r)))
+			goto out;
+		resp_free(&r);
+	}
+	resp_free(&r);
+	if (post(o.certificate, NULL, &r, err, errlen))
+		goto out;
+	if (r.code != 200 || !r.body || check_chain(r.body, r.len, key, &nb, &na)) {
+		if (r.code != 200)
+			problem("certificate", &r, err, errlen);
+		else
+			snprintf(err, errlen, "the certificate does not match our key or %s", host);
+		goto out;
+	}
+	tls_cert_paths(acme.cfg, crt, keyp, sizeof(crt));
+	if (tls_cert_write_key(keyp, key) ||
+	    tls_cert_write_file(crt, 0644, r.body, r.len)) {
+		snprintf(err, errlen, "cannot write %s", crt);
+		goto out;
+	}
+	pthread_mutex_lock(&acme.lock);
+	acme.not_before = nb;
+	acme.not_after = na;
+	acme.issued++;
+	pthread_mutex_unlock(&acme.lock);
+	rc = 0;
+out:
+	resp_free(&r);
+	EVP_PKEY_free(key);
+	free(csr64);
+	return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Scheduling                                                           */
+
+/* The stored certificate's validity, if it is ours to keep using. */
+static bool
+stored(time_t *nb, time_t *na)
+{
+	char crt[CFG_PATH_LEN + CFG_HOST_LEN + 8], key[sizeof(crt)];
+	FILE *f;
+	char *pem = NULL;
+	size_t cap = 0;
+	ssize_t n;
+	EVP_PKEY *k = NULL;
+	bool ok = false;
+
+	tls_cert_paths(acme.cfg, crt, key, sizeof(crt));
+	f = fopen(key, "r");
+	if (f) {
+		k = PEM_read_PrivateKey(f, NULL, NULL, NULL);
+		fclose(f);
+	}
+	f = fopen(crt, "r");
+	if (k && f) {
+		n = getdelim(&pem, &cap, '\0', f);
+		ok = n > 0 && check_chain(pem, (size_t)n, k, nb, na) == 0;
+	}
+	if (f)
+		fclose(f);
+	free(pem);
+	EVP_PKEY_free(k);
+	ERR_clear_error();
+	return ok;
+}
+
+static long
+jitter(long range)
+{
+	uint32_t v = 0;
+
+	if (range <= 0)
+		return 0;
+	RAND_bytes((uint8_t *)&v, sizeof(v));
+	return (long)(v % (uint32_t)range);
+}
+
+static void *
+acme_main(void *arg)
+{
+	(void)arg;
+	pthread_setname_np(pthread_self(), "derper-acme");
+	while (!stopping()) {
+		time_t nb = 0, na = 0, now = time(NULL), at;
+		char err[ERR_LEN] = "";
+		bool have = stored(&nb, &na);
+
+		if (have) {
+			long life = (long)(na - nb);
+
+			/* a third of the lifetime left, minus up to 1/30 of it */
+			at = na - life / 3 - jitter(life / 30 < 86400 ? life / 30 : 86400);
+			pthread_mutex_lock(&acme.lock);
+			acme.not_before = nb;
+			acme.not_after = na;
+			pthread_mutex_unlock(&acme.lock);
+			if (na - now < life / 6)
+				LOG_WARN("acme: certificate expiring", "not_after=%lld in_s=%lld",
+					 (long long)na, (long long)(na - now));
+		} else {
+			at = now;
+		}
+		if (acme.failures)
+			at = acme.next_attempt;		/* backing off */
+		if (atomic_exchange(&acme.renew_now, 0)) {
+			at = now;			/* asked for */
+			acme.failures = 0;
+		}
+		pthread_mutex_lock(&acme.lock);
+		acme.next_attempt = at;
+		pthread_mutex_unlock(&acme.lock);
+		if (at > now) {
+			/* woken (renew, stop) or an hour passed: look again */
+			if (pause_s((long)(at - now)))
+				break;
+			continue;
+		}
+		acme.server_wait_s = -1;
+		LOG_INFO("acme: ordering a certificate", "hostname=\"%s\" directory=\"%s\" challenge=%s",
+			 acme.cfg->hostname, acme.cfg->cert.acme_directory,
+			 acme.cfg->http_port > 0 ? "http-01" : "tls-alpn-01");
+		if (order(err, sizeof(err)) == 0) {
+			char ign[128];
+
+			acme.failures = 0;
+			publish(NULL, NULL, ign, sizeof(ign));	/* the new certificate */
+			pthread_mutex_lock(&acme.lock);
+			acme.last_error[0] = '\0';
+			pthread_mutex_unlock(&acme.lock);
+			LOG_INFO("acme: certificate issued", "hostname=\"%s\" not_after=%lld",
+				 acme.cfg->hostname, (long long)acme.not_after);
+			continue;
+		}
+		if (stopping())
+			break;
+		{
+			long back = BACKOFF_MIN_S << (acme.failures < 5 ? acme.failures : 5);
+			char ign[128];
+
+			if (back > BACKOFF_MAX_S)
+				back = BACKOFF_MAX_S;
+			back += jitter(back / 10 + 1);
+			if (acme.server_wait_s > back && acme.server_wait_s < 7 * 86400)
+				back = acme.server_wait_s;
+			acme.failures++;
+			/* challenge material off, the current certificate stays */
+			publish(NULL, NULL, ign, sizeof(ign));
+			acme.nonce[0] = '\0';
+			pthread_mutex_lock(&acme.lock);
+			acme.next_attempt = time(NULL) + back;
+			snprintf(acme.last_error, sizeof(acme.last_error), "%s", err);
+			pthread_mutex_unlock(&acme.lock);
+			LOG_WARN("acme: issuance failed; the current certificate stays",
+				 "error=\"%s\" failures=%u retry_in_s=%ld", err, acme.failures, back);
+		}
+	}
+	return NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* Telemetry and lifecycle                                              */
+
+static int
+tel_acme(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	time_t now = time(NULL);
+
+	(void)cmd;
+	(void)params;
+	rte_tel_data_start_dict(d);
+	pthread_mutex_lock(&acme.lock);
+	rte_tel_data_add_dict_string(d, "hostname", acme.cfg ? acme.cfg->hostname : "");
+	rte_tel_data_add_dict_int(d, "running", acme.running);
+	rte_tel_data_add_dict_u64(d, "not_after", (uint64_t)acme.not_after);
+	rte_tel_data_add_dict_int(d, "expires_in_s",
+				  acme.not_after ? (int)(acme.not_after - now) : 0);
+	rte_tel_data_add_dict_int(d, "next_attempt_in_s",
+				  acme.next_attempt > now ? (int)(acme.next_attempt - now) : 0);
+	rte_tel_data_add_dict_u64(d, "issued", acme.issued);
+	rte_tel_data_add_dict_int(d, "failures", (int)acme.failures);
+	rte_tel_data_add_dict_string(d, "challenge", acme.challenge);
+	rte_tel_data_add_dict_string(d, "last_error", acme.last_error);
+	pthread_mutex_unlock(&acme.lock);
+	return 0;
+}
+
+static int
+tel_renew(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	uint64_t one = 1;
+
+	(void)cmd;
+	(void)params;
+	if (!acme.running)
+		return -ENOTSUP;
+	atomic_store(&acme.renew_now, 1);
+	(void)!write(acme.wake_fd, &one, sizeof(one));
+	rte_tel_data_start_dict(d);
+	rte_tel_data_add_dict_string(d, "renewal", "requested");
+	return 0;
+}
+
+int
+ctl_acme_start(const struct derper_config *cfg)
+{
+	char err[ERR_LEN];
+
+	if (cfg->cert.mode != CFG_CERT_LETSENCRYPT || !cfg_serves_tls(cfg))
+		return 0;
+	acme.cfg = cfg;
+	pthread_mutex_init(&acme.lock, NULL);
+	acme.wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	acme.curl = curl_easy_init();
+	acme.jose_hdr = curl_slist_append(NULL, "Content-Type: application/jose+json");
+	acme.account = acme.curl ? load_or_create_account(err, sizeof(err)) : NULL;
+	if (acme.wake_fd < 0 || !acme.curl || !acme.jose_hdr || !acme.account ||
+	    make_jwk()) {
+		LOG_ERR("acme: cannot start", "error=\"%s\"",
+			acme.account ? "out of memory" : err);
+		return -EIO;
+	}
+	if (pthread_create(&acme.thread, NULL, acme_main, NULL))
+		return -EAGAIN;
+	acme.running = true;
+	rte_telemetry_register_cmd("/derper/acme", tel_acme,
+				   "ACME certificate state (letsencrypt mode)");
+	rte_telemetry_register_cmd("/derper/acme_renew", tel_renew,
+				   "Order a new certificate now (letsencrypt mode)");
+	return 0;
+}
+
+void
+ctl_acme_stop(void)
+{
+	uint64_t one = 1;
+
+	if (acme.running) {
+		atomic_store(&acme.stop, 1);
+		(void)!write(acme.wake_fd, &one, sizeof(one));
+		pthread_join(acme.thread, NULL);
+		acme.running = false;
+	}
+	EVP_PKEY_free(acme.account);
+	acme.account = NULL;
+	curl_slist_free_all(acme.jose_hdr);
+	acme.jose_hdr = NULL;
+	if (acme.curl)
+		curl_easy_cleanup(acme.curl);
+	acme.curl = NULL;
+	if (acme.wake_fd >= 0)
+		close(acme.wake_fd);
+	acme.wake_fd = -1;
+}
