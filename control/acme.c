@@ -926,6 +926,12 @@ ctl_acme_start(const struct derper_config *cfg)
 			acme.account ? "out of memory" : err);
 		return -EIO;
 	}
+	/* the state /derper/acme shows from the first moment (the thread
+	 * refines the time with its jitter) */
+	if (stored(&acme.not_before, &acme.not_after))
+		acme.next_attempt = acme.not_after - (acme.not_after - acme.not_before) / 3;
+	else
+		acme.next_attempt = time(NULL);
 	if (pthread_create(&acme.thread, NULL, acme_main, NULL))
 		return -EAGAIN;
 	acme.running = true;
