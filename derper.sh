@@ -12,7 +12,8 @@ cd "$(dirname "$0")"
 PKGS=(meson ninja-build pkg-config gcc libdpdk-dev dpdk libssl-dev openssl
       libsodium-dev libconfig-dev libcunit1-dev libjansson-dev
       libcurl4-openssl-dev python3-nacl python3-websockets curl iproute2
-      coturn clang-14 libclang-rt-14-dev gnutls-bin pebble sslscan)
+      coturn clang-14 libclang-rt-14-dev gnutls-bin pebble sslscan
+      prometheus python3-prometheus-client)
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
@@ -27,6 +28,10 @@ deps() {
 	[ "$(id -u)" -eq 0 ] || sudo="sudo"
 	$sudo apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+	# only promtool is wanted from Debian's prometheus: no server left running
+	if printf '%s\n' "${missing[@]}" | grep -qx prometheus && command -v systemctl >/dev/null; then
+		$sudo systemctl disable --now prometheus >/dev/null 2>&1 || true
+	fi
 }
 
 build() {

@@ -167,7 +167,7 @@ static const struct cfg_key keys[] = {
 	 1, 3600, NULL, "5", NULL, NULL, R,
 	 "on SIGTERM, how long queued frames may take to flush before sessions are closed"},
 	{"metrics.listen", CFG_T_STRING, F(metrics.listen), FS(metrics.listen),
-	 0, 0, NULL, "127.0.0.1:9090", NULL, NULL, 0,
+	 0, 0, NULL, "127.0.0.1:9375", NULL, NULL, 0,
 	 "metrics and health listener (never the public port); \"\" disables"},
 
 	{"log.level", CFG_T_ENUM, F(log.level), 0, 0, 0, log_levels, "info",

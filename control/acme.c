@@ -24,6 +24,7 @@
 
 #include "config/addr.h"
 #include "config/validate.h"
+#include "control/prom.h"
 #include "control/acme.h"
 #include "control/acme_msg.h"
 #include "control/log.h"
@@ -963,4 +964,44 @@ ctl_acme_stop(void)
 	if (acme.wake_fd >= 0)
 		close(acme.wake_fd);
 	acme.wake_fd = -1;
+}
+
+/* ------------------------------------------------------------------ */
+/* Metrics and readiness                                                */
+
+void
+ctl_acme_metrics(struct prom *p)
+{
+	if (!acme.running)
+		return;
+	pthread_mutex_lock(&acme.lock);
+	prom_family(p, "derper_certificate_expiry_timestamp_seconds", "gauge",
+		    "notAfter of the ACME certificate in service (0: none yet)");
+	prom_u64(p, "derper_certificate_expiry_timestamp_seconds", (uint64_t)acme.not_after,
+		 "hostname", acme.cfg->hostname, NULL);
+	prom_family(p, "derper_acme_issued_total", "counter",
+		    "Certificates issued by the ACME server since start");
+	prom_u64(p, "derper_acme_issued_total", acme.issued, NULL);
+	prom_family(p, "derper_acme_consecutive_failures", "gauge",
+		    "ACME orders failed in a row (0 after a success)");
+	prom_u64(p, "derper_acme_consecutive_failures", acme.failures, NULL);
+	prom_family(p, "derper_acme_next_attempt_timestamp_seconds", "gauge",
+		    "When the ACME client orders next (renewal or retry)");
+	prom_u64(p, "derper_acme_next_attempt_timestamp_seconds", (uint64_t)acme.next_attempt, NULL);
+	pthread_mutex_unlock(&acme.lock);
+}
+
+bool
+ctl_acme_ready(char *why, size_t n)
+{
+	bool ok;
+
+	if (!acme.running)
+		return true;
+	pthread_mutex_lock(&acme.lock);
+	ok = acme.not_after > time(NULL);
+	pthread_mutex_unlock(&acme.lock);
+	if (!ok)
+		snprintf(why, n, "no ACME certificate yet (serving a temporary one)");
+	return ok;
 }

@@ -17,6 +17,9 @@
 #ifndef DERPER_CONTROL_ACME_H
 #define DERPER_CONTROL_ACME_H
 
+#include <stdbool.h>
+#include <stddef.h>
+
 #include "config/config.h"
 
 /* After tls_server_start(): challenges need the listeners. No-op unless
@@ -25,5 +28,11 @@ int ctl_acme_start(const struct derper_config *cfg);
 
 /* Stop and join (an HTTP request in flight is aborted). */
 void ctl_acme_stop(void);
+
+/* Certificate expiry and ACME state as metrics; ready once an ACME
+ * certificate is in service (always, outside letsencrypt mode). */
+struct prom;
+void ctl_acme_metrics(struct prom *p);
+bool ctl_acme_ready(char *why, size_t n);
 
 #endif /* DERPER_CONTROL_ACME_H */

@@ -33,6 +33,7 @@
 #include <rte_ring_elem.h>
 #include <rte_telemetry.h>
 
+#include "control/prom.h"
 #include "control/admit.h"
 #include "control/admit_rules.h"
 #include "control/log.h"
@@ -653,4 +654,41 @@ ctl_admit_uninit(void)
 	if (adm.wake.efd >= 0)
 		close(adm.wake.efd);
 	memset(&adm, 0, sizeof(adm));
+}
+
+/* ------------------------------------------------------------------ */
+/* Metrics                                                              */
+
+void
+ctl_admit_metrics(struct prom *p)
+{
+	if (!adm.cfg || !ctl_admit_enabled(adm.cfg))
+		return;
+	prom_family(p, "derper_admission_requests_total", "counter",
+		    "Clients sent to admission (verify_clients / verify_client_url)");
+	prom_u64(p, "derper_admission_requests_total",
+		 __atomic_load_n(&adm.cnt.requests, __ATOMIC_RELAXED), NULL);
+	prom_family(p, "derper_admission_lookups_total", "counter",
+		    "Admission answers by where they came from");
+	prom_u64(p, "derper_admission_lookups_total",
+		 __atomic_load_n(&adm.cnt.cache_hits, __ATOMIC_RELAXED), "source", "cache", NULL);
+	prom_u64(p, "derper_admission_lookups_total",
+		 __atomic_load_n(&adm.cnt.coalesced, __ATOMIC_RELAXED), "source", "coalesced", NULL);
+	prom_u64(p, "derper_admission_lookups_total",
+		 __atomic_load_n(&adm.cnt.localapi_calls, __ATOMIC_RELAXED), "source", "localapi", NULL);
+	prom_u64(p, "derper_admission_lookups_total",
+		 __atomic_load_n(&adm.cnt.webhook_calls, __ATOMIC_RELAXED), "source", "webhook", NULL);
+	prom_family(p, "derper_admission_results_total", "counter",
+		    "Admission verdicts: admitted, or rejected with the reason");
+	prom_u64(p, "derper_admission_results_total",
+		 __atomic_load_n(&adm.cnt.admitted, __ATOMIC_RELAXED) -
+		 __atomic_load_n(&adm.cnt.admitted_fail_open, __ATOMIC_RELAXED),
+		 "result", "admitted", "reason", "", NULL);
+	prom_u64(p, "derper_admission_results_total",
+		 __atomic_load_n(&adm.cnt.admitted_fail_open, __ATOMIC_RELAXED),
+		 "result", "admitted", "reason", "webhook_unreachable_fail_open", NULL);
+	for (int r = ADMIT_UNKNOWN_KEY; r < ADMIT_REASON_NB; r++)
+		prom_u64(p, "derper_admission_results_total",
+			 __atomic_load_n(&adm.cnt.rejected[r], __ATOMIC_RELAXED),
+			 "result", "rejected", "reason", admit_reason_name(r), NULL);
 }

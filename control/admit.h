@@ -81,4 +81,8 @@ int ctl_admit_start(void);
 void ctl_admit_stop(void);
 void ctl_admit_uninit(void);
 
+/* Admission counters as metrics (nothing when admission is off). */
+struct prom;
+void ctl_admit_metrics(struct prom *p);
+
 #endif /* DERPER_CONTROL_ADMIT_H */

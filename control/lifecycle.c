@@ -19,6 +19,7 @@
 #include "control/lifecycle.h"
 #include "control/log.h"
 #include "control/mesh.h"
+#include "control/metrics.h"
 #include "control/signals.h"
 #include "control/stun_guard.h"
 #include "dataplane/dataplane.h"
@@ -157,12 +158,16 @@ ctl_run(const struct derper_config *cfg)
 	rc = ctl_mesh_start(cfg);
 	if (rc)
 		goto err_mesh;
+	rc = ctl_metrics_start(cfg);
+	if (rc)
+		goto err_metrics;
 	LOG_INFO("derper: running", "version=%s pid=%d", DERPER_VERSION,
 		 (int)getpid());
 
 	serve(cfg);
 
 	LOG_INFO("derper: stopping", "%s", "signal=TERM");
+	ctl_metrics_stop();
 	ctl_acme_stop();
 	told = tls_server_drain();
 	LOG_INFO("derper: sessions told to reconnect", "restarting=%lu", told);
@@ -177,6 +182,8 @@ ctl_run(const struct derper_config *cfg)
 	LOG_INFO("derper: stopped", "%s", "");
 	return 0;
 
+err_metrics:
+	ctl_metrics_stop();
 err_mesh:
 	ctl_mesh_stop();
 err_acme:

@@ -22,6 +22,7 @@
  * again.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -42,6 +43,7 @@
 #include <rte_telemetry.h>
 
 #include "config/addr.h"
+#include "control/prom.h"
 #include "control/derp_client.h"
 #include "control/log.h"
 #include "control/mesh.h"
@@ -821,4 +823,62 @@ ctl_mesh_stop(void)
 	}
 	free(mesh.links);
 	memset(&mesh, 0, sizeof(mesh));
+}
+
+/* ------------------------------------------------------------------ */
+/* Metrics and readiness                                                */
+
+void
+ctl_mesh_metrics(struct prom *p)
+{
+	static const struct {
+		const char *name, *help;
+		size_t off;
+	} f[] = {
+		{"derper_mesh_link_connects_total", "Mesh link connections established, per peer",
+		 offsetof(struct mesh_link, connects)},
+		{"derper_mesh_link_failures_total", "Mesh link connection attempts that failed, per peer",
+		 offsetof(struct mesh_link, failures)},
+		{"derper_mesh_link_forwarded_total", "ForwardPacket frames sent over the link, per peer",
+		 offsetof(struct mesh_link, forwarded)},
+		{"derper_mesh_link_forward_drops_total", "Packets for the peer dropped (link down or full)",
+		 offsetof(struct mesh_link, forward_drops)},
+	};
+
+	if (mesh.nb == 0)
+		return;
+	prom_family(p, "derper_mesh_link_up", "gauge",
+		    "1 when the outbound mesh link to the peer is connected (self: 1)");
+	for (unsigned int i = 0; i < mesh.nb; i++) {
+		int st = atomic_load(&mesh.links[i].state);
+
+		prom_u64(p, "derper_mesh_link_up", st == LINK_UP || st == LINK_SELF,
+			 "peer", mesh.links[i].entry, NULL);
+	}
+	for (size_t k = 0; k < sizeof(f) / sizeof(f[0]); k++) {
+		prom_family(p, f[k].name, "counter", f[k].help);
+		for (unsigned int i = 0; i < mesh.nb; i++)
+			prom_u64(p, f[k].name,
+				 __atomic_load_n((uint64_t *)((char *)&mesh.links[i] + f[k].off),
+						 __ATOMIC_RELAXED),
+				 "peer", mesh.links[i].entry, NULL);
+	}
+}
+
+bool
+ctl_mesh_settled(char *why, size_t n)
+{
+	for (unsigned int i = 0; i < mesh.nb; i++) {
+		struct mesh_link *l = &mesh.links[i];
+		int st = atomic_load(&l->state);
+
+		/* every link has had its first try: up, or known to fail */
+		if (st != LINK_UP && st != LINK_SELF &&
+		    __atomic_load_n(&l->connects, __ATOMIC_RELAXED) == 0 &&
+		    __atomic_load_n(&l->failures, __ATOMIC_RELAXED) == 0) {
+			snprintf(why, n, "mesh link to %s not tried yet", l->entry);
+			return false;
+		}
+	}
+	return true;
 }

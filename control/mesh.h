@@ -12,6 +12,9 @@
 #ifndef DERPER_CONTROL_MESH_H
 #define DERPER_CONTROL_MESH_H
 
+#include <stdbool.h>
+#include <stddef.h>
+
 #include "config/config.h"
 
 /* The links the config asks for: mesh.peers minus the entry that is this
@@ -24,5 +27,11 @@ int ctl_mesh_start(const struct derper_config *cfg);
 
 /* Stop and join every link thread (a connect in progress is cancelled). */
 void ctl_mesh_stop(void);
+
+/* Per-peer link metrics; and whether every link has had its first try
+ * (readiness: a pod is not ready before its mesh had a chance). */
+struct prom;
+void ctl_mesh_metrics(struct prom *p);
+bool ctl_mesh_settled(char *why, size_t n);
 
 #endif /* DERPER_CONTROL_MESH_H */

@@ -371,6 +371,35 @@ counters_add(struct dp_counters *out, const struct dp_counters *c)
 		dst[k] += __atomic_load_n(&src[k], __ATOMIC_RELAXED);
 }
 
+unsigned int
+dp_nb_lcores(void)
+{
+	return dp.nb_lcores;
+}
+
+void
+dp_counters_lcore(unsigned int i, struct dp_counters *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (i < dp.nb_lcores)
+		counters_add(out, &dp.lcores[i]->cnt);
+}
+
+void
+dp_rings_usage(unsigned int *used, unsigned int *capacity)
+{
+	*used = *capacity = 0;
+	for (unsigned int t = 0; t < dp.nb_ep; t++) {
+		struct rte_ring *r[2] = {dp.links[t].to_dp, dp.links[t].from_dp};
+
+		for (int k = 0; k < 2; k++)
+			if (r[k]) {
+				*used += rte_ring_count(r[k]);
+				*capacity += rte_ring_get_capacity(r[k]);
+			}
+	}
+}
+
 void
 dp_counters_sum(struct dp_counters *out)
 {

@@ -50,6 +50,13 @@ void dp_uninit(void);
 /* Sum of every lcore's counters (relaxed reads). Any thread. */
 void dp_counters_sum(struct dp_counters *out);
 
+/* Dataplane lcores, and one lcore's counters (metrics per lcore). */
+unsigned int dp_nb_lcores(void);
+void dp_counters_lcore(unsigned int i, struct dp_counters *out);
+
+/* Entries in every TLS/mesh ring pair now, and their total capacity. */
+void dp_rings_usage(unsigned int *used, unsigned int *capacity);
+
 /* Register /derper/stats and /derper/lcore with DPDK telemetry. */
 void dp_telemetry_register(void);
 

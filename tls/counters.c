@@ -34,6 +34,14 @@ tls_close_reason_name(int reason)
 }
 
 const char *
+tls_transport_name(int t)
+{
+	static const char *const names[TLS_TR_NB] = {"tls", "plain", "websocket"};
+
+	return t >= 0 && t < TLS_TR_NB ? names[t] : "unknown";
+}
+
+const char *
 tls_drop_reason_name(int reason)
 {
 	static const char *const names[TLS_DROP_NB] = {

@@ -45,6 +45,20 @@ enum tls_drop_reason {
 	TLS_DROP_NB
 };
 
+enum tls_transport {
+	TLS_TR_TLS,			/* DERP over TLS */
+	TLS_TR_PLAIN,			/* DERP over plain HTTP */
+	TLS_TR_WEBSOCKET,		/* DERP in WebSocket (TLS or not) */
+	TLS_TR_NB
+};
+
+/* Histogram bucket upper bounds (the last bucket is +Inf). */
+#define TLS_RTT_BOUNDS_US {250, 500, 1000, 2500, 5000, 10000, 25000, 50000, \
+			   100000, 250000, 500000, 1000000}
+enum { TLS_RTT_BUCKETS = 13 };
+#define TLS_SQ_BOUNDS {1, 2, 4, 8, 16, 32, 64, 128}
+enum { TLS_SQ_BUCKETS = 9 };
+
 struct tls_counters {
 	uint64_t accepts;
 	uint64_t sessions_derp;		/* registered DERP sessions, total */
@@ -78,6 +92,10 @@ struct tls_counters {
 	uint64_t key_updates_out;
 	uint64_t writes;		/* write calls */
 	uint64_t reads;
+	uint64_t open[TLS_TR_NB];	/* gauge: DERP sessions now (wraps) */
+	uint64_t rtt_hist[TLS_RTT_BUCKETS];	/* server ping RTT */
+	uint64_t sq_hist[TLS_SQ_BUCKETS];	/* send queue depth at enqueue */
+	uint64_t sq_depth_sum;
 	uint64_t closes[TLS_CLOSE_NB];
 	uint64_t drops[TLS_DROP_NB];
 } __attribute__((aligned(64)));
@@ -90,5 +108,6 @@ struct tls_counters {
 /* Names for logs and metrics. */
 const char *tls_close_reason_name(int reason);
 const char *tls_drop_reason_name(int reason);
+const char *tls_transport_name(int t);
 
 #endif /* DERPER_TLS_COUNTERS_H */

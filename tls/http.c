@@ -143,6 +143,7 @@ note_header(struct http_req *req, struct http_str name, struct http_str v)
 		{"Ideal-Node", offsetof(struct http_req, ideal_node)},
 		{"X-Tailscale-Challenge", offsetof(struct http_req, challenge)},
 		{"X-Forwarded-For", offsetof(struct http_req, forwarded_for)},
+		{"Accept", offsetof(struct http_req, accept)},
 	};
 
 	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++) {

@@ -36,6 +36,7 @@ struct http_req {
 	struct http_str ideal_node;	/* Ideal-Node */
 	struct http_str challenge;	/* X-Tailscale-Challenge */
 	struct http_str forwarded_for;	/* X-Forwarded-For */
+	struct http_str accept;		/* Accept (metrics negotiation) */
 	bool has_body;			/* Content-Length > 0 or Transfer-Encoding */
 	bool keep_alive;		/* connection may serve another request */
 };

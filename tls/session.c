@@ -169,6 +169,10 @@ session_close(struct tls_thread *t, struct session *s, int reason)
 		tls_thread_session_down(t, s->key, s->id, s->gen);
 		s->flags &= ~SF_REGISTERED;
 	}
+	if (s->flags & SF_OPEN) {
+		TLS_COUNT(&t->cnt, open[s->transport], (uint64_t)-1);
+		s->flags &= ~SF_OPEN;
+	}
 	if (s->sq.slots) {
 		while ((m = sq_pop(&s->sq))) {
 			TLS_COUNT(&t->cnt, drops[TLS_DROP_GONE], 1);
@@ -349,6 +353,10 @@ session_register(struct tls_thread *t, struct session *s)
 	TLS_COUNT(&t->cnt, sessions_derp, 1);
 	if (s->flags & SF_WS)
 		TLS_COUNT(&t->cnt, sessions_ws, 1);
+	s->transport = s->flags & SF_WS ? TLS_TR_WEBSOCKET :
+		       s->rec || s->ssl ? TLS_TR_TLS : TLS_TR_PLAIN;
+	TLS_COUNT(&t->cnt, open[s->transport], 1);
+	s->flags |= SF_OPEN;
 	session_mark_dirty(t, s);
 	return 0;
 }
@@ -527,9 +535,15 @@ on_frame(void *ctx, uint8_t type, const uint8_t *body, uint32_t len)
 
 			clock_gettime(CLOCK_MONOTONIC, &ts);
 			now = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+			static const uint64_t bounds[] = TLS_RTT_BOUNDS_US;
+			uint64_t us = (now - s->ping_sent_ns) / 1000;
+			unsigned int b = 0;
+
+			while (b < sizeof(bounds) / sizeof(bounds[0]) && us > bounds[b])
+				b++;
 			TLS_COUNT(&f->t->cnt, rtt_samples, 1);
-			TLS_COUNT(&f->t->cnt, rtt_us_sum,
-				  (now - s->ping_sent_ns) / 1000);
+			TLS_COUNT(&f->t->cnt, rtt_us_sum, us);
+			TLS_COUNT(&f->t->cnt, rtt_hist[b], 1);
 			s->ping_sent_ns = 0;
 		}
 		return 0;
@@ -1340,6 +1354,16 @@ session_deliver(struct tls_thread *t, struct rte_mbuf *m)
 	if (dropped) {
 		TLS_COUNT(&t->cnt, drops[TLS_DROP_QUEUE_HEAD], 1);
 		rte_pktmbuf_free(dropped);
+	}
+	{
+		static const uint32_t bounds[] = TLS_SQ_BOUNDS;
+		uint32_t depth = sq_len(&s->sq);
+		unsigned int b = 0;
+
+		while (b < sizeof(bounds) / sizeof(bounds[0]) && depth > bounds[b])
+			b++;
+		TLS_COUNT(&t->cnt, sq_hist[b], 1);
+		TLS_COUNT(&t->cnt, sq_depth_sum, depth);
 	}
 	session_mark_dirty(t, s);
 }

@@ -67,6 +67,7 @@ enum session_flags {
 	SF_HEALTH = 1 << 18,		/* a Health frame is due */
 	SF_UNHEALTHY = 1 << 19,		/* the client was sent a problem */
 	SF_PORT80 = 1 << 20,		/* came in on the port-80 listener */
+	SF_OPEN = 1 << 21,		/* counted in cnt.open[transport] */
 };
 
 struct pending_down {
@@ -95,6 +96,7 @@ struct session {
 	int fd;
 	uint8_t state;			/* enum session_state */
 	uint8_t close_reason;		/* enum tls_close_reason */
+	uint8_t transport;		/* enum tls_transport, once running */
 	uint32_t flags;			/* enum session_flags */
 	struct ssl_st *ssl;		/* handshake, and TLS 1.2 sessions */
 	struct tls13_rec *rec;		/* TLS 1.3 records after the handshake */

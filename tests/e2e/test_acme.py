@@ -62,25 +62,27 @@ class AcmeTest(unittest.TestCase):
         self.pebble = Pebble(80, 443, bind_ip=self.ns.host_ip, target_ip=self.ns.ns_ip).start()
         return self.pebble
 
-    def start_relay(self, http_port=80, prefix="acme"):
+    def start_relay(self, http_port=80, prefix="acme", metrics=""):
         conf = os.path.join(self.dir, "derper.conf")
         with open(conf, "w") as f:
             f.write('hostname = "%s";\nlisten = "%s:443";\nhttp_port = %d;\n'
-                    'key_file = "%s/derper.key";\nmetrics: { listen = ""; };\n'
-                    'cert: { mode = "letsencrypt"; dir = "%s/certs"; acme_directory = "%s";'
+                    % (HOST, self.ns.ns_ip, http_port))
+            f.write('key_file = "%s/derper.key";\nmetrics: { listen = "%s"; };\n'
+                    % (self.dir, metrics))
+            f.write('cert: { mode = "letsencrypt"; dir = "%s/certs"; acme_directory = "%s";'
                     ' acme_ca_file = "%s"; };\n'
-                    'dataplane: { eal = [ "--file-prefix=%s%d" ]; };\n'
-                    % (HOST, self.ns.ns_ip, http_port, self.dir, self.dir,
-                       self.pebble.directory, self.pebble.ca, prefix, self.subnet))
+                    % (self.dir, self.pebble.directory, self.pebble.ca))
+            f.write('dataplane: { eal = [ "--file-prefix=%s%d" ]; };\n' % (prefix, self.subnet))
         self.relay = Relay(config_file=conf, netns=self.ns.name)
         return self.relay
 
-    def wait_issued(self, count=1, timeout=60):
+    def wait_issued(self, count=1, timeout=60, since=0):
+        """count issuances logged after line `since`, failing on a failure."""
         def issued(lines):
-            return (sum("acme: certificate issued" in l for l in lines) >= count or
-                    any("acme: issuance failed" in l for l in lines))
+            return (sum("acme: certificate issued" in l for l in lines[since:]) >= count or
+                    any("acme: issuance failed" in l for l in lines[since:]))
         self.relay.wait_until(issued, timeout)
-        n = sum("acme: certificate issued" in l for l in self.relay.lines)
+        n = sum("acme: certificate issued" in l for l in self.relay.lines[since:])
         if n < count:
             self.fail("%d of %d certificates:\n%s\n%s" % (
                 n, count, "".join(self.relay.lines[-20:]), self.pebble.logtail()))
@@ -184,6 +186,30 @@ class AcmeTest(unittest.TestCase):
         self.assertEqual(b.recv_packet(), (a.pub, b"still"))
         a.close()
         b.close()
+        relay.stop()
+        relay.assert_clean()
+
+    def test_not_ready_until_a_real_certificate(self):
+        import urllib.error
+        import urllib.request
+        self.pebble = Pebble(80, 443, bind_ip=self.ns.host_ip, target_ip=self.ns.ns_ip)
+        relay = self.start_relay(metrics="%s:9375" % self.ns.ns_ip)   # pebble not running
+        relay.wait_log('msg="metrics: serving"')
+        relay.wait_log("acme: issuance failed")
+        url = "http://%s:9375/readyz?verbose" % self.ns.ns_ip
+        with self.assertRaises(urllib.error.HTTPError) as e:
+            urllib.request.urlopen(url, timeout=10)
+        self.assertEqual(e.exception.code, 503)
+        body = e.exception.read().decode()
+        self.assertIn("[-] certificate", body)
+        self.assertIn("[+] listener", body)
+        self.pebble.start()
+        since = len(relay.lines)
+        relay.telemetry("/derper/acme_renew")
+        self.wait_issued(since=since)
+        with urllib.request.urlopen(url, timeout=10) as r:
+            self.assertEqual(r.status, 200)
+            self.assertIn("[+] certificate", r.read().decode())
         relay.stop()
         relay.assert_clean()
 

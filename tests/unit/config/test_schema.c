@@ -69,7 +69,7 @@ test_defaults_values(void)
 	CU_ASSERT_EQUAL(cfg->limits.tcp_keepalive_s, 600);
 	CU_ASSERT_EQUAL(cfg->limits.tcp_user_timeout_s, 15);
 	CU_ASSERT_EQUAL(cfg->limits.tcp_write_timeout_s, 2);
-	CU_ASSERT_STRING_EQUAL(cfg->metrics.listen, "127.0.0.1:9090");
+	CU_ASSERT_STRING_EQUAL(cfg->metrics.listen, "127.0.0.1:9375");
 	CU_ASSERT_STRING_EQUAL(cfg->dataplane.lcores, "1");
 	CU_ASSERT_EQUAL(cfg->dataplane.idle, CFG_IDLE_ADAPTIVE);
 	CU_ASSERT_EQUAL(cfg->dataplane.nb_ports, 0);

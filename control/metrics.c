@@ -1,0 +1,448 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* The metrics and health listener; see metrics.h. */
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+#include <rte_version.h>
+
+#include "control/acme.h"
+#include "control/admit.h"
+#include "control/log.h"
+#include "control/mesh.h"
+#include "control/metrics.h"
+#include "control/prom.h"
+#include "dataplane/counters.h"
+#include "dataplane/dataplane.h"
+#include "dataplane/stun.h"
+#include "tls/http.h"
+#include "tls/listener.h"
+#include "tls/tls.h"
+
+enum {
+	HEAD_MAX = 8192,
+	IO_TIMEOUT_MS = 5000,
+};
+
+static struct {
+	const struct derper_config *cfg;
+	pthread_t thread;
+	bool running;
+	int fd, wake_fd;
+	_Atomic int stop;
+	time_t started;
+} met = {.fd = -1, .wake_fd = -1};
+
+/* ------------------------------------------------------------------ */
+/* The exposition                                                       */
+
+static void
+counter(struct prom *p, const char *name, const char *help, uint64_t v)
+{
+	prom_family(p, name, "counter", help);
+	prom_u64(p, name, v, NULL);
+}
+
+static void
+gauge(struct prom *p, const char *name, const char *help, uint64_t v)
+{
+	prom_family(p, name, "gauge", help);
+	prom_u64(p, name, v, NULL);
+}
+
+static void
+tls_families(struct prom *p)
+{
+	static const double rtt_bounds_us[] = TLS_RTT_BOUNDS_US;
+	static const double sq_bounds[] = TLS_SQ_BOUNDS;
+	double rtt_bounds[TLS_RTT_BUCKETS - 1];
+	struct tls_counters c;
+
+	tls_server_counters(&c);
+	counter(p, "derper_accepts_total", "TCP connections accepted (DERP port and port 80)",
+		c.accepts);
+	prom_family(p, "derper_sessions", "gauge", "DERP sessions now, by transport");
+	for (int t = 0; t < TLS_TR_NB; t++)
+		prom_u64(p, "derper_sessions", c.open[t], "transport", tls_transport_name(t), NULL);
+	counter(p, "derper_sessions_opened_total", "DERP sessions established (ServerInfo sent)",
+		c.sessions_derp);
+	counter(p, "derper_websocket_sessions_opened_total",
+		"DERP sessions established over WebSocket", c.sessions_ws);
+	counter(p, "derper_mesh_sessions_opened_total",
+		"Sessions that presented the mesh key", c.mesh_sessions);
+	counter(p, "derper_http_requests_total", "HTTP requests answered", c.http_requests);
+	prom_family(p, "derper_tls_sessions_total", "counter",
+		    "Completed TLS handshakes by who carries the records afterwards");
+	prom_u64(p, "derper_tls_sessions_total", c.tls13_records, "records", "relay_tls13", NULL);
+	prom_u64(p, "derper_tls_sessions_total", c.tls_openssl, "records", "openssl", NULL);
+	prom_family(p, "derper_tls_key_updates_total", "counter",
+		    "TLS 1.3 KeyUpdate messages (closed sessions)");
+	prom_u64(p, "derper_tls_key_updates_total", c.key_updates_in, "direction", "received", NULL);
+	prom_u64(p, "derper_tls_key_updates_total", c.key_updates_out, "direction", "sent", NULL);
+	prom_family(p, "derper_session_closes_total", "counter",
+		    "Connections closed, by reason (handshake failures, timeouts, bad frames, ...)");
+	for (int r = 0; r < TLS_CLOSE_NB; r++)
+		prom_u64(p, "derper_session_closes_total", c.closes[r], "reason",
+			 tls_close_reason_name(r), NULL);
+	prom_family(p, "derper_packets_total", "counter",
+		    "DERP packets: received from clients (SendPacket) and delivered (RecvPacket)");
+	prom_u64(p, "derper_packets_total", c.packets_in, "direction", "received", NULL);
+	prom_u64(p, "derper_packets_total", c.packets_out, "direction", "delivered", NULL);
+	prom_family(p, "derper_packet_bytes_total", "counter", "DERP packet payload bytes");
+	prom_u64(p, "derper_packet_bytes_total", c.bytes_in, "direction", "received", NULL);
+	prom_u64(p, "derper_packet_bytes_total", c.bytes_out, "direction", "delivered", NULL);
+	counter(p, "derper_pings_received_total", "Ping frames from clients", c.pings_in);
+	counter(p, "derper_keepalives_sent_total", "KeepAlive frames sent", c.keepalives);
+	counter(p, "derper_restarting_sent_total", "Restarting frames sent on shutdown",
+		c.restarting_sent);
+	counter(p, "derper_mesh_forward_received_total", "ForwardPacket frames from mesh peers",
+		c.mesh_forward_in);
+	prom_family(p, "derper_drops_total", "counter", "Packets dropped, by stage and reason");
+	for (int r = 0; r < TLS_DROP_NB; r++)
+		prom_u64(p, "derper_drops_total", c.drops[r], "stage", "tls", "reason",
+			 tls_drop_reason_name(r), NULL);
+	{
+		struct dp_counters d;
+		static const char *const names[DP_DROP_NB] = {
+			"ring_full", "unknown_dest", "stale_session", "dup_client",
+			"table_full", "bad_msg", "no_mbuf", "unknown_dest_on_fwd", "watch_full",
+		};
+
+		dp_counters_sum(&d);
+		for (int r = 0; r < DP_DROP_NB; r++)
+			prom_u64(p, "derper_drops_total", d.drops[r], "stage", "forwarding",
+				 "reason", names[r], NULL);
+	}
+	prom_family(p, "derper_send_queue_depth", "histogram",
+		    "Depth of a client's send queue after each enqueue");
+	prom_histogram(p, "derper_send_queue_depth", sq_bounds, c.sq_hist, TLS_SQ_BUCKETS,
+		       (double)c.sq_depth_sum, NULL, NULL);
+	for (int b = 0; b < TLS_RTT_BUCKETS - 1; b++)
+		rtt_bounds[b] = rtt_bounds_us[b] / 1e6;
+	prom_family(p, "derper_ping_rtt_seconds", "histogram",
+		    "Round trip of the server's Ping to clients that answer pings");
+	prom_histogram(p, "derper_ping_rtt_seconds", rtt_bounds, c.rtt_hist, TLS_RTT_BUCKETS,
+		       (double)c.rtt_us_sum / 1e6, NULL, NULL);
+}
+
+static void
+dataplane_families(struct prom *p)
+{
+	unsigned int n = dp_nb_lcores(), used, cap;
+	struct dp_counters *c = calloc(n ? n : 1, sizeof(*c));
+	char id[16];
+	static const struct {
+		const char *name, *help;
+		size_t off;
+	} f[] = {
+		{"derper_port_rx_packets_total", "Frames received from the dataplane ports",
+		 offsetof(struct dp_counters, rx_pkts)},
+		{"derper_port_tx_packets_total", "Frames sent to the ports and the kernel",
+		 offsetof(struct dp_counters, tx_pkts)},
+		{"derper_port_tx_dropped_total", "Frames dropped: tx queue full",
+		 offsetof(struct dp_counters, tx_dropped)},
+		{"derper_stun_answered_total", "STUN binding requests answered",
+		 offsetof(struct dp_counters, stun_answered)},
+		{"derper_stun_rate_limited_total", "STUN requests dropped by the per-source limit",
+		 offsetof(struct dp_counters, stun_rate_limited)},
+		{"derper_forwarded_total", "DERP frames routed by the forwarding lcore",
+		 offsetof(struct dp_counters, forwarded)},
+	};
+
+	if (!c)
+		return;
+	for (unsigned int i = 0; i < n; i++)
+		dp_counters_lcore(i, &c[i]);
+	for (size_t k = 0; k < sizeof(f) / sizeof(f[0]); k++) {
+		prom_family(p, f[k].name, "counter", f[k].help);
+		for (unsigned int i = 0; i < n; i++) {
+			snprintf(id, sizeof(id), "%u", i);
+			prom_u64(p, f[k].name, *(uint64_t *)((char *)&c[i] + f[k].off),
+				 "lcore", id, NULL);
+		}
+	}
+	prom_family(p, "derper_stun_dropped_total", "counter",
+		    "STUN-port packets dropped, by what was wrong with them");
+	for (unsigned int i = 0; i < n; i++) {
+		snprintf(id, sizeof(id), "%u", i);
+		for (int r = 1; r < STUN_VERDICT_NB; r++)
+			prom_u64(p, "derper_stun_dropped_total", c[i].stun_drops[r], "lcore", id,
+				 "reason", stun_verdict_name(r), NULL);
+		prom_u64(p, "derper_stun_dropped_total", c[i].stun_multiseg, "lcore", id,
+			 "reason", "multi_segment", NULL);
+	}
+	prom_family(p, "derper_exception_packets_total", "counter",
+		    "Exclusive mode: frames between the wire and the kernel's interface");
+	for (unsigned int i = 0; i < n; i++) {
+		snprintf(id, sizeof(id), "%u", i);
+		prom_u64(p, "derper_exception_packets_total", c[i].exc_in, "lcore", id,
+			 "direction", "to_kernel", NULL);
+		prom_u64(p, "derper_exception_packets_total", c[i].exc_out, "lcore", id,
+			 "direction", "from_kernel", NULL);
+	}
+	free(c);
+	gauge(p, "derper_mempool_mbufs_in_use", "Mbufs of the packet pool in use",
+	      dp_pool_in_use());
+	dp_rings_usage(&used, &cap);
+	gauge(p, "derper_ring_entries", "Entries waiting in the TLS/mesh <-> dataplane rings", used);
+	gauge(p, "derper_ring_capacity", "Capacity of those rings", cap);
+}
+
+char *
+ctl_metrics_text(size_t *len, bool openmetrics)
+{
+	struct prom p;
+	char ver[128];
+
+	prom_init(&p);
+	p.openmetrics = openmetrics;
+	snprintf(ver, sizeof(ver), "%s", OpenSSL_version(OPENSSL_VERSION));
+	prom_family(&p, "derper_build_info", "gauge", "Version and libraries (value 1)");
+	prom_u64(&p, "derper_build_info", 1, "version", DERPER_VERSION, "dpdk", rte_version(),
+		 "openssl", ver, NULL);
+	gauge(&p, "derper_start_time_seconds", "Start time of the process (Unix seconds)",
+	      (uint64_t)met.started);
+	tls_families(&p);
+	dataplane_families(&p);
+	ctl_admit_metrics(&p);
+	ctl_mesh_metrics(&p);
+	ctl_acme_metrics(&p);
+	prom_end(&p);
+	if (p.oom) {
+		prom_free(&p);
+		return NULL;
+	}
+	*len = p.len;
+	return p.buf;
+}
+
+/* ------------------------------------------------------------------ */
+/* Health                                                               */
+
+static bool
+ready(char *out, size_t n, bool verbose)
+{
+	char why[256];
+	size_t o = 0;
+	bool all = true;
+	struct {
+		const char *name;
+		bool ok;
+	} checks[4];
+
+	why[0] = '\0';
+	checks[0].name = "listener";
+	checks[0].ok = tls_server_port() > 0;
+	checks[1].name = "dataplane";
+	checks[1].ok = dp_nb_lcores() > 0;
+	checks[2].name = "certificate";
+	checks[2].ok = ctl_acme_ready(why, sizeof(why));
+	checks[3].name = "mesh";
+	checks[3].ok = ctl_mesh_settled(why + strlen(why), sizeof(why) - strlen(why));
+	for (int i = 0; i < 4; i++) {
+		all &= checks[i].ok;
+		if (verbose || !checks[i].ok)
+			o += (size_t)snprintf(out + o, o < n ? n - o : 0, "[%s] %s\n",
+					      checks[i].ok ? "+" : "-", checks[i].name);
+	}
+	if (*why)
+		o += (size_t)snprintf(out + o, o < n ? n - o : 0, "%s\n", why);
+	snprintf(out + (o < n ? o : n - 1), o < n ? n - o : 1, "%s\n", all ? "ok" : "not ready");
+	return all;
+}
+
+/* ------------------------------------------------------------------ */
+/* The listener                                                         */
+
+static int
+wait_fd(int fd, short ev, uint64_t deadline_ms)
+{
+	struct timespec ts;
+	struct pollfd p = {.fd = fd, .events = ev};
+	int64_t left;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	left = (int64_t)deadline_ms - (int64_t)(ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+	if (left <= 0 || atomic_load(&met.stop))
+		return -1;
+	return poll(&p, 1, left > 200 ? 200 : (int)left) < 0 ? -1 : 0;
+}
+
+static uint64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void
+send_all(int fd, const char *p, size_t n, uint64_t deadline)
+{
+	while (n) {
+		ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+
+		if (w > 0) {
+			p += w;
+			n -= (size_t)w;
+		} else if (w < 0 && (errno == EAGAIN || errno == EINTR)) {
+			if (wait_fd(fd, POLLOUT, deadline))
+				return;
+		} else {
+			return;
+		}
+	}
+}
+
+static void
+respond(int fd, int status, const char *reason, const char *ctype,
+	const char *body, size_t len, bool head, uint64_t deadline)
+{
+	char hdr[256];
+	int n = snprintf(hdr, sizeof(hdr),
+			 "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+			 "Cache-Control: no-store\r\nConnection: close\r\n\r\n",
+			 status, reason, ctype, len);
+
+	send_all(fd, hdr, (size_t)n, deadline);
+	if (!head)
+		send_all(fd, body, len, deadline);
+}
+
+static void
+serve_one(int fd)
+{
+	uint64_t deadline = mono_ms() + IO_TIMEOUT_MS;
+	char buf[HEAD_MAX], text[1024];
+	size_t have = 0, end = 0;
+	struct http_req req;
+	bool head;
+
+	while (!(end = http_head_end(buf, have, 0))) {
+		ssize_t r;
+
+		if (have == sizeof(buf)) {
+			respond(fd, 431, "Request Header Fields Too Large", "text/plain",
+				"too large\n", 10, false, deadline);
+			return;
+		}
+		r = recv(fd, buf + have, sizeof(buf) - have, 0);
+		if (r > 0)
+			have += (size_t)r;
+		else if (r == 0 || (errno != EAGAIN && errno != EINTR) ||
+			 wait_fd(fd, POLLIN, deadline))
+			return;
+	}
+	if (http_parse_request(buf, end, &req)) {
+		respond(fd, 400, "Bad Request", "text/plain", "bad request\n", 12, false,
+			deadline);
+		return;
+	}
+	head = http_str_eq(req.method, "HEAD");
+	if (!head && !http_str_eq(req.method, "GET")) {
+		respond(fd, 405, "Method Not Allowed", "text/plain", "GET only\n", 9, false,
+			deadline);
+		return;
+	}
+	if (http_str_eq(req.path, "/metrics")) {
+		size_t len;
+		bool om = http_str_contains(req.accept, "application/openmetrics-text");
+		char *m = ctl_metrics_text(&len, om);
+
+		if (!m) {
+			respond(fd, 500, "Internal Server Error", "text/plain",
+				"out of memory\n", 14, head, deadline);
+			return;
+		}
+		respond(fd, 200, "OK",
+			om ? "application/openmetrics-text; version=1.0.0; charset=utf-8"
+			   : "text/plain; version=0.0.4; charset=utf-8",
+			m, len, head, deadline);
+		free(m);
+	} else if (http_str_eq(req.path, "/healthz")) {
+		respond(fd, 200, "OK", "text/plain", "ok\n", 3, head, deadline);
+	} else if (http_str_eq(req.path, "/readyz")) {
+		bool ok = ready(text, sizeof(text), http_str_contains(req.query, "verbose"));
+
+		respond(fd, ok ? 200 : 503, ok ? "OK" : "Service Unavailable", "text/plain", text,
+			strlen(text), head, deadline);
+	} else {
+		respond(fd, 404, "Not Found", "text/plain", "not found\n", 10, head, deadline);
+	}
+}
+
+static void *
+metrics_main(void *arg)
+{
+	(void)arg;
+	pthread_setname_np(pthread_self(), "derper-metrics");
+	while (!atomic_load(&met.stop)) {
+		struct pollfd p[2] = {{.fd = met.fd, .events = POLLIN},
+				      {.fd = met.wake_fd, .events = POLLIN}};
+		int fd;
+
+		if (poll(p, 2, -1) < 0 && errno != EINTR)
+			break;
+		if (p[1].revents || atomic_load(&met.stop))
+			break;
+		fd = accept4(met.fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0)
+			continue;
+		serve_one(fd);
+		close(fd);
+	}
+	return NULL;
+}
+
+int
+ctl_metrics_start(const struct derper_config *cfg)
+{
+	char err[256];
+
+	met.cfg = cfg;
+	met.started = time(NULL);
+	if (!*cfg->metrics.listen)
+		return 0;
+	met.fd = tls_listener_open(cfg->metrics.listen, -1, err, sizeof(err));
+	if (met.fd < 0) {
+		LOG_ERR("metrics: cannot listen", "error=\"%s\"", err);
+		return met.fd;
+	}
+	met.wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (met.wake_fd < 0 || pthread_create(&met.thread, NULL, metrics_main, NULL)) {
+		LOG_ERR("metrics: cannot start", "error=\"%s\"", strerror(errno));
+		return -EAGAIN;
+	}
+	met.running = true;
+	LOG_INFO("metrics: serving", "listen=\"%s\" port=%d paths=\"/metrics /healthz /readyz\"",
+		 cfg->metrics.listen, tls_listener_port(met.fd));
+	return 0;
+}
+
+void
+ctl_metrics_stop(void)
+{
+	uint64_t one = 1;
+
+	if (met.running) {
+		atomic_store(&met.stop, 1);
+		(void)!write(met.wake_fd, &one, sizeof(one));
+		pthread_join(met.thread, NULL);
+		met.running = false;
+	}
+	if (met.fd >= 0)
+		close(met.fd);
+	if (met.wake_fd >= 0)
+		close(met.wake_fd);
+	met.fd = met.wake_fd = -1;
+}
