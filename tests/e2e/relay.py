@@ -1,8 +1,9 @@
 # SPDX-License-Identifier: BSD-3-Clause
 """Start and stop a derper under test, with a generated configuration.
 
-The relay listens on an ephemeral loopback port; readiness is its own log
-line (msg="tls: serving" ... port=N), never a sleep.
+The relay listens on an ephemeral loopback port (msg="tls: serving" ...
+port=N); it is ready at its own log line msg="derper: running", never
+after a sleep.
 """
 import os
 import re
@@ -74,6 +75,8 @@ class Relay:
             m = re.search(r'msg="tls: serving".* port=(\d+)', line)
             if m:
                 self.port = int(m.group(1))
+            # everything (ACME, mesh, metrics) has started after this line
+            if 'msg="derper: running"' in line:
                 self.ready.set()
         self.ready.set()
         with self.cond:
