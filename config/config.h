@@ -70,6 +70,7 @@ struct cfg_port {
 	char address[CFG_ADDR_LEN];	/* "198.18.0.1/24" or "" */
 	char exception[CFG_DEVICE_LEN];	/* exclusive: kernel path PMD */
 	char exception_iface[16];	/* exclusive: kernel iface name */
+	char gateway[CFG_ADDR_LEN];	/* exclusive: next hop for replies */
 };
 
 /*
@@ -90,7 +91,7 @@ struct cfg_origin {
 };
 
 /* Number of rows in the key table; checked against the table at start. */
-#define CFG_NB_KEYS 61
+#define CFG_NB_KEYS 62
 
 struct derper_config {
 	char hostname[CFG_HOST_LEN];

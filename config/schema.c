@@ -222,6 +222,9 @@ static const struct cfg_key keys[] = {
 	{"dataplane.ports.exception_iface", CFG_T_STRING, P(exception_iface),
 	 PS(exception_iface), 0, 0, NULL, "", NULL, NULL, CFG_F_PORT,
 	 "exclusive mode: name of the kernel interface that carries the address (default derpN)"},
+	{"dataplane.ports.gateway", CFG_T_STRING, P(gateway), PS(gateway), 0, 0,
+	 NULL, "", NULL, NULL, CFG_F_PORT,
+	 "exclusive mode: router on the port's network; traffic from the port's address is routed back through it (a policy route), whatever the host's default route is"},
 };
 
 #undef R

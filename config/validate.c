@@ -254,6 +254,22 @@ check_dataplane(const struct derper_config *cfg, struct cfg_errors *errs)
 		if (!*p->address && p->mode == CFG_PORT_EXCLUSIVE)
 			fail_port(errs, cfg, i, "dataplane.ports.address",
 				  "exclusive mode needs the address the kernel interface carries");
+		if (*p->gateway) {
+			struct cfg_cidr gw;
+			char g[CFG_ADDR_LEN + 8];
+
+			snprintf(g, sizeof(g), "%s/%d", p->gateway,
+				 strchr(p->gateway, ':') ? 128 : 32);
+			if (p->mode != CFG_PORT_EXCLUSIVE)
+				fail_port(errs, cfg, i, "dataplane.ports.gateway",
+					  "only exclusive ports have a kernel interface to route through");
+			else if (cfg_cidr_parse(g, &gw, err, sizeof(err)) || !*p->address ||
+				 cfg_cidr_parse(p->address, &cidr, err, sizeof(err)) ||
+				 gw.family != cidr.family)
+				fail_port(errs, cfg, i, "dataplane.ports.gateway",
+					  "\"%s\" is not an IP address of the address's family",
+					  p->gateway);
+		}
 	}
 }
 

@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <linux/fib_rules.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -99,5 +102,117 @@ dp_exception_iface_up(const char *iface, const char *cidr)
 			iface, cidr, strerror(-rc));
 	else
 		LOG_INFO("port: kernel interface up", "iface=%s address=%s", iface, cidr);
+	return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Policy routing for the exception interface (rtnetlink, startup only) */
+
+struct nlreq {
+	struct nlmsghdr h;
+	union {
+		struct rtmsg rt;
+		struct fib_rule_hdr fr;
+	} u;
+	char attrs[256];
+};
+
+static void
+nl_attr(struct nlreq *r, unsigned short type, const void *data, size_t len)
+{
+	struct rtattr *a = (struct rtattr *)((char *)r + NLMSG_ALIGN(r->h.nlmsg_len));
+
+	a->rta_type = type;
+	a->rta_len = (unsigned short)RTA_LENGTH(len);
+	memcpy(RTA_DATA(a), data, len);
+	r->h.nlmsg_len = NLMSG_ALIGN(r->h.nlmsg_len) + RTA_ALIGN(a->rta_len);
+}
+
+/* Send one request and read its acknowledgement: 0 or -errno. */
+static int
+nl_talk(int fd, struct nlreq *r)
+{
+	char buf[4096];
+	struct nlmsghdr *h = (struct nlmsghdr *)buf;
+	ssize_t n;
+
+	if (send(fd, r, r->h.nlmsg_len, 0) < 0)
+		return -errno;
+	n = recv(fd, buf, sizeof(buf), 0);
+	if (n < 0)
+		return -errno;
+	if (!NLMSG_OK(h, (size_t)n) || h->nlmsg_type != NLMSG_ERROR)
+		return -EPROTO;
+	return ((struct nlmsgerr *)NLMSG_DATA(h))->error;
+}
+
+int
+dp_exception_route(const char *iface, const char *cidr, const char *gateway,
+		   unsigned int table)
+{
+	struct cfg_cidr c, g;
+	char err[128], gw[CFG_ADDR_LEN + 8];
+	unsigned int ifindex = if_nametoindex(iface), alen, prio = 1000 + table;
+	uint8_t net[16];
+	struct nlreq r;
+	int fd, rc;
+
+	snprintf(gw, sizeof(gw), "%s/%d", gateway, strchr(gateway, ':') ? 128 : 32);
+	if (cfg_cidr_parse(cidr, &c, err, sizeof(err)) ||
+	    cfg_cidr_parse(gw, &g, err, sizeof(err)) || !ifindex)
+		return -EINVAL;
+	alen = c.family == AF_INET ? 4 : 16;
+	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+	if (fd < 0)
+		return -errno;
+
+	/* from <address> lookup <table> */
+	memset(&r, 0, sizeof(r));
+	r.h.nlmsg_len = NLMSG_LENGTH(sizeof(struct fib_rule_hdr));
+	r.h.nlmsg_type = RTM_NEWRULE;
+	r.h.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL;
+	r.u.fr.family = (unsigned char)c.family;
+	r.u.fr.src_len = (unsigned char)(alen * 8);
+	r.u.fr.action = FR_ACT_TO_TBL;
+	r.u.fr.table = RT_TABLE_UNSPEC;
+	nl_attr(&r, FRA_SRC, c.addr, alen);
+	nl_attr(&r, FRA_TABLE, &table, sizeof(table));
+	nl_attr(&r, FRA_PRIORITY, &prio, sizeof(prio));
+	rc = nl_talk(fd, &r);
+	if (rc == -EEXIST)
+		rc = 0;		/* from an earlier run: the same rule */
+
+	/* the port's own network, then the default route, in that table */
+	for (int step = 0; rc == 0 && step < 2; step++) {
+		memset(&r, 0, sizeof(r));
+		r.h.nlmsg_len = NLMSG_LENGTH(sizeof(struct rtmsg));
+		r.h.nlmsg_type = RTM_NEWROUTE;
+		r.h.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE;
+		r.u.rt.rtm_family = (unsigned char)c.family;
+		r.u.rt.rtm_table = RT_TABLE_UNSPEC;
+		r.u.rt.rtm_protocol = RTPROT_STATIC;
+		r.u.rt.rtm_type = RTN_UNICAST;
+		if (step == 0) {
+			memcpy(net, c.addr, 16);
+			for (unsigned int b = c.prefix; b < alen * 8; b++)
+				net[b / 8] &= (uint8_t)~(0x80 >> (b % 8));
+			r.u.rt.rtm_dst_len = (unsigned char)c.prefix;
+			r.u.rt.rtm_scope = RT_SCOPE_LINK;
+			nl_attr(&r, RTA_DST, net, alen);
+		} else {
+			r.u.rt.rtm_scope = RT_SCOPE_UNIVERSE;
+			nl_attr(&r, RTA_GATEWAY, g.addr, alen);
+		}
+		nl_attr(&r, RTA_OIF, &ifindex, sizeof(ifindex));
+		nl_attr(&r, RTA_TABLE, &table, sizeof(table));
+		rc = nl_talk(fd, &r);
+	}
+	close(fd);
+	if (rc)
+		LOG_ERR("port: policy route failed", "iface=%s from=%s gateway=%s table=%u error=\"%s\"",
+			iface, cidr, gateway, table, strerror(-rc));
+	else
+		LOG_INFO("port: replies routed via the port's gateway",
+			 "iface=%s from=%s gateway=%s table=%u", iface, cidr, gateway, table);
 	return rc;
 }

@@ -12,4 +12,14 @@
  * it up. Returns 0 or -errno (cause logged). */
 int dp_exception_iface_up(const char *iface, const char *cidr);
 
+/*
+ * Policy routing for an exclusive port whose network is not the host's
+ * default route (an SR-IOV VF beside the pod's cluster interface): "from
+ * <address> lookup <table>", and in that table the port's network on the
+ * interface and "default via <gateway>". Replies leave the way requests
+ * came in. Idempotent across restarts. 0 or -errno (logged).
+ */
+int dp_exception_route(const char *iface, const char *cidr,
+		       const char *gateway, unsigned int table);
+
 #endif /* DERPER_DATAPLANE_EXCEPTION_H */

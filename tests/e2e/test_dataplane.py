@@ -41,10 +41,11 @@ class DataplaneTest(unittest.TestCase):
         self.addCleanup(subprocess.run, [TOPO, "down", self.name], capture_output=True)
         self.srv_if = self.name[:10] + "-s"
         self.srv = "198.18.%d.1" % self.n
+        gw = ' gateway = "198.18.%d.2";' % self.n if self.MODE == "exclusive" else ""
         conf = ('dataplane: { eal = [ "--file-prefix=%s" ];\n'
                 '  ports = ( { device = "net_af_packet0,iface=%s,framecnt=4096"; mode = "%s";'
-                ' address = "%s/24"; exception_iface = "%sk"; } ); };\n'
-                % (self.name, self.srv_if, self.MODE, self.srv, self.name))
+                ' address = "%s/24"; exception_iface = "%sk";%s } ); };\n'
+                % (self.name, self.srv_if, self.MODE, self.srv, self.name, gw))
         self.relay = Relay(conf=conf, netns=self.name + "-srv", listen=":0")
         self.addCleanup(self.relay.cleanup)
 
@@ -120,6 +121,17 @@ class ExclusiveMode(DataplaneTest):
         stats = self.relay.telemetry("/derper/stats")
         self.assertGreater(stats["exception_in"], 0)
         self.assertGreater(stats["exception_out"], 0)
+
+    def test_gateway_policy_route(self):
+        """dataplane.ports.gateway: replies from the port's address go back
+        through its own router, whatever the namespace's default route."""
+        ns = ["ip", "netns", "exec", self.name + "-srv"]
+        rules = subprocess.run(ns + ["ip", "rule"], capture_output=True, text=True).stdout
+        self.assertRegex(rules, r"1100:\s+from %s lookup 100" % re.escape(self.srv))
+        routes = subprocess.run(ns + ["ip", "route", "show", "table", "100"],
+                                capture_output=True, text=True).stdout
+        self.assertIn("default via 198.18.%d.2 dev %sk" % (self.n, self.name), routes)
+        self.assertIn("198.18.%d.0/24 dev %sk" % (self.n, self.name), routes)
 
 
 if __name__ == "__main__":
