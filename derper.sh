@@ -13,7 +13,7 @@ PKGS=(meson ninja-build pkg-config gcc libdpdk-dev dpdk libssl-dev openssl
       libsodium-dev libconfig-dev libcunit1-dev libjansson-dev
       libcurl4-openssl-dev python3-nacl python3-websockets curl iproute2
       coturn clang-14 libclang-rt-14-dev gnutls-bin pebble sslscan
-      prometheus python3-prometheus-client)
+      prometheus python3-prometheus-client shellcheck)
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
@@ -70,7 +70,7 @@ cmd_test() {
 	export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 	export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
 	export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$PWD/tests/lsan.supp}
-	log "unit, dpdk and e2e suites under ASan+UBSan"
+	log "unit, dpdk, e2e and k8s suites under ASan+UBSan"
 	meson test -C build-asan --print-errorlogs --num-processes 2 "$@"
 }
 
