@@ -101,6 +101,9 @@ tls_families(struct prom *p)
 	prom_u64(p, "derper_packet_bytes_total", c.bytes_in, "direction", "received", NULL);
 	prom_u64(p, "derper_packet_bytes_total", c.bytes_out, "direction", "delivered", NULL);
 	counter(p, "derper_pings_received_total", "Ping frames from clients", c.pings_in);
+	counter(p, "derper_client_throttles_total",
+		"Times a client's reading paused at limits.client_bytes_per_sec (backpressure)",
+		c.throttles);
 	counter(p, "derper_keepalives_sent_total", "KeepAlive frames sent", c.keepalives);
 	counter(p, "derper_restarting_sent_total", "Restarting frames sent on shutdown",
 		c.restarting_sent);

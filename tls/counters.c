@@ -28,6 +28,7 @@ tls_close_reason_name(int reason)
 		[TLS_CLOSE_VERIFY_OVERLOAD] = "verify_overload",
 		[TLS_CLOSE_TLS_RECORD] = "tls_record",
 		[TLS_CLOSE_ACME_ALPN] = "acme_tls_alpn",
+		[TLS_CLOSE_ACCEPT_RATE] = "accept_rate",
 	};
 
 	return reason >= 0 && reason < TLS_CLOSE_NB ? names[reason] : "unknown";

@@ -33,6 +33,7 @@ enum tls_close_reason {
 	TLS_CLOSE_VERIFY_OVERLOAD,	/* too many verifications at once */
 	TLS_CLOSE_TLS_RECORD,		/* bad TLS 1.3 record or fatal alert */
 	TLS_CLOSE_ACME_ALPN,		/* TLS-ALPN-01 validation done */
+	TLS_CLOSE_ACCEPT_RATE,		/* limits.accept_rate: closed at once */
 	TLS_CLOSE_NB
 };
 
@@ -90,6 +91,7 @@ struct tls_counters {
 	uint64_t tls_openssl;		/* sessions OpenSSL kept (TLS 1.2) */
 	uint64_t key_updates_in;	/* KeyUpdate received (closed sessions) */
 	uint64_t key_updates_out;
+	uint64_t throttles;		/* reading paused: client over its rate */
 	uint64_t writes;		/* write calls */
 	uint64_t reads;
 	uint64_t open[TLS_TR_NB];	/* gauge: DERP sessions now (wraps) */

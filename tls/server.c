@@ -119,7 +119,7 @@ tel_tls(const char *cmd, const char *params, struct rte_tel_data *d)
 		{"bytes_out", &c.bytes_out}, {"pings_in", &c.pings_in},
 		{"pongs_out", &c.pongs_out}, {"keepalives", &c.keepalives},
 		{"restarting_sent", &c.restarting_sent},
-		{"reads", &c.reads}, {"writes", &c.writes},
+		{"reads", &c.reads}, {"writes", &c.writes}, {"throttles", &c.throttles},
 	};
 	char name[64];
 
@@ -191,6 +191,7 @@ tls_server_init(const struct derper_config *cfg)
 		rc = tls_thread_init(&srv.threads[i], i, cfg, srv.ctx, srv.priv,
 				     srv.pub, fd, dp_tls_link(i), ctl_admit_link(i));
 		srv.threads[i].mesh_key = srv.has_mesh_key ? srv.mesh_key : NULL;
+		srv.threads[i].nb_threads = srv.nb_threads;
 		if (rc == 0 && srv.ctx) {
 			srv.threads[i].ctx_pub = &srv.ctx_pub;
 			srv.threads[i].ctx_gen = 1;

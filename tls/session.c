@@ -43,6 +43,7 @@ enum {
 	GONE_MAX = 4096,		/* PeerGone frames pending per session */
 	HELD_MAX = 256 << 10,		/* input buffered while verifying */
 	MESH_WRITE_TIMEOUT_S = 30,
+	CLIENT_BURST_MIN = 65568,	/* one largest frame, as derper */
 };
 
 /* A negative callback result that carries a close reason. */
@@ -184,6 +185,7 @@ session_close(struct tls_thread *t, struct session *s, int reason)
 		s->pkt = NULL;
 	}
 	heard_forget(&t->heard, &s->heard);
+	session_unthrottle(t, s);
 	if (reason != TLS_CLOSE_WRITE_ERROR && reason != TLS_CLOSE_READ_ERROR &&
 	    reason != TLS_CLOSE_WRITE_TIMEOUT && reason != TLS_CLOSE_TLS_RECORD) {
 		if (s->rec)
@@ -1054,10 +1056,71 @@ do_handshake(struct tls_thread *t, struct session *s)
 	s->deadline_ms = t->now_ms + (uint64_t)t->cfg->limits.http_head_timeout_s * 1000;
 }
 
+/* limits.client_bytes_per_sec: may this session read now? Mesh peers are
+ * exempt; the bucket starts full. */
+static bool
+rx_allowed(struct tls_thread *t, struct session *s)
+{
+	double rate = (double)t->cfg->limits.client_bytes_per_sec;
+	double burst = (double)t->cfg->limits.client_burst_bytes;
+
+	if (rate <= 0 || (s->flags & SF_MESH))
+		return true;
+	if (burst < CLIENT_BURST_MIN)
+		burst = CLIENT_BURST_MIN;
+	if (!s->rx_refill_ms) {
+		s->rx_tokens = burst;
+	} else {
+		s->rx_tokens += rate * (double)(t->now_ms - s->rx_refill_ms) / 1000.0;
+		if (s->rx_tokens > burst)
+			s->rx_tokens = burst;
+	}
+	s->rx_refill_ms = t->now_ms;
+	return s->rx_tokens > 0;
+}
+
+/* Stop reading until the bucket is back above zero: TCP pushes back on
+ * the client; nothing is dropped. */
+static void
+throttle(struct tls_thread *t, struct session *s)
+{
+	double rate = (double)t->cfg->limits.client_bytes_per_sec;
+	uint64_t wait = (uint64_t)(-s->rx_tokens * 1000.0 / rate) + 1;
+
+	s->throttle_until_ms = t->now_ms + wait;
+	if (s->flags & SF_THROTTLED)
+		return;
+	s->flags |= SF_THROTTLED;
+	s->prev_thr = NULL;
+	s->next_thr = t->throttled;
+	if (t->throttled)
+		t->throttled->prev_thr = s;
+	t->throttled = s;
+	TLS_COUNT(&t->cnt, throttles, 1);
+}
+
+void
+session_unthrottle(struct tls_thread *t, struct session *s)
+{
+	if (!(s->flags & SF_THROTTLED))
+		return;
+	if (s->prev_thr)
+		s->prev_thr->next_thr = s->next_thr;
+	else
+		t->throttled = s->next_thr;
+	if (s->next_thr)
+		s->next_thr->prev_thr = s->prev_thr;
+	s->prev_thr = s->next_thr = NULL;
+	s->flags &= ~SF_THROTTLED;
+}
+
 static void
 on_readable(struct tls_thread *t, struct session *s)
 {
 	size_t budget = READ_BUDGET;
+
+	if (s->flags & SF_THROTTLED)
+		return;		/* its time comes from the throttled list */
 
 	while (s->state != S_DEAD && s->state != S_CLOSING) {
 		size_t len = RBUF_SIZE < budget ? RBUF_SIZE : budget;
@@ -1069,6 +1132,10 @@ on_readable(struct tls_thread *t, struct session *s)
 				s->next_read = t->read_again;
 				t->read_again = s;
 			}
+			return;
+		}
+		if (s->state == S_RUN && !rx_allowed(t, s)) {
+			throttle(t, s);
 			return;
 		}
 		if (s->rec && len < TLS13_MIN_READ_BUF)
@@ -1088,6 +1155,8 @@ on_readable(struct tls_thread *t, struct session *s)
 			return;
 		}
 		budget -= (size_t)n;
+		if (s->rx_refill_ms)
+			s->rx_tokens -= (double)n;
 		consume(t, s, t->rbuf, (size_t)n);
 	}
 }

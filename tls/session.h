@@ -68,6 +68,7 @@ enum session_flags {
 	SF_UNHEALTHY = 1 << 19,		/* the client was sent a problem */
 	SF_PORT80 = 1 << 20,		/* came in on the port-80 listener */
 	SF_OPEN = 1 << 21,		/* counted in cnt.open[transport] */
+	SF_THROTTLED = 1 << 22,		/* over its receive rate: not read */
 };
 
 struct pending_down {
@@ -134,6 +135,12 @@ struct session {
 	double nothere_tokens;		/* NotHere limiter: 1/s, burst 3 */
 	uint64_t nothere_ms;
 
+	/* limits.client_bytes_per_sec: a token bucket in bytes */
+	double rx_tokens;
+	uint64_t rx_refill_ms;
+	uint64_t throttle_until_ms;
+	struct session *prev_thr, *next_thr;	/* the thread's throttled list */
+
 	struct heard_conn heard;
 	struct session *next_dirty;
 	struct session *next_read;
@@ -176,6 +183,10 @@ struct tls_thread {
 	uint32_t nb_sessions;		/* accepted and not yet reaped */
 	struct session *dirty;		/* sessions with something to write */
 	struct session *read_again;	/* read budget hit: read again */
+	struct session *throttled;	/* over their rate, until a time */
+	unsigned int nb_threads;	/* TLS threads: accept_rate is shared */
+	double accept_tokens;
+	uint64_t accept_refill_ms;
 
 	struct rte_mbuf *stage[TLS_STAGE];	/* to the forwarding lcore */
 	unsigned int nb_stage;
@@ -208,6 +219,7 @@ void session_flush(struct tls_thread *t, struct session *s);
 void session_close(struct tls_thread *t, struct session *s, int reason);
 void session_free(struct tls_thread *t, struct session *s);
 void session_mark_dirty(struct tls_thread *t, struct session *s);
+void session_unthrottle(struct tls_thread *t, struct session *s);
 void session_timers(struct tls_thread *t, struct session *s);
 void session_deliver(struct tls_thread *t, struct rte_mbuf *m);
 void session_peer_gone(struct tls_thread *t, struct session *s,

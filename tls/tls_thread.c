@@ -295,6 +295,33 @@ accept_one(struct tls_thread *t, int fd, const struct sockaddr_storage *ss,
 	TLS_COUNT(&t->cnt, accepts, 1);
 }
 
+/* limits.accept_rate: a token bucket, the rate and burst shared evenly by
+ * the threads (each accepts on its own SO_REUSEPORT socket). */
+static bool
+accept_allowed(struct tls_thread *t)
+{
+	double rate = t->cfg->limits.accept_rate, burst;
+	unsigned int n = t->nb_threads ? t->nb_threads : 1;
+
+	if (rate <= 0)
+		return true;
+	burst = t->cfg->limits.accept_burst ? (double)t->cfg->limits.accept_burst : rate;
+	rate /= n;
+	burst = burst / n < 1 ? 1 : burst / n;
+	if (!t->accept_refill_ms) {
+		t->accept_tokens = burst;
+	} else {
+		t->accept_tokens += rate * (double)(t->now_ms - t->accept_refill_ms) / 1000.0;
+		if (t->accept_tokens > burst)
+			t->accept_tokens = burst;
+	}
+	t->accept_refill_ms = t->now_ms;
+	if (t->accept_tokens < 1)
+		return false;
+	t->accept_tokens -= 1;
+	return true;
+}
+
 static void
 accept_all(struct tls_thread *t, int lfd)
 {
@@ -312,6 +339,12 @@ accept_all(struct tls_thread *t, int lfd)
 			return;
 		}
 		if (t->draining) {
+			close(fd);
+			continue;
+		}
+		if (!accept_allowed(t)) {
+			/* over limits.accept_rate: closed at once, counted */
+			TLS_COUNT(&t->cnt, closes[TLS_CLOSE_ACCEPT_RATE], 1);
 			close(fd);
 			continue;
 		}
@@ -491,6 +524,27 @@ read_again(struct tls_thread *t)
 	}
 }
 
+/* Throttled sessions whose bucket has refilled read again. */
+static void
+unthrottle_due(struct tls_thread *t)
+{
+	struct session *s = t->throttled;
+
+	while (s) {
+		struct session *next = s->next_thr;
+
+		if (s->throttle_until_ms <= t->now_ms) {
+			session_unthrottle(t, s);
+			if (s->state != S_DEAD && !(s->flags & SF_READ_AGAIN)) {
+				s->flags |= SF_READ_AGAIN;
+				s->next_read = t->read_again;
+				t->read_again = s;
+			}
+		}
+		s = next;
+	}
+}
+
 static void
 sweep(struct tls_thread *t)
 {
@@ -528,6 +582,9 @@ wait_timeout(struct tls_thread *t)
 	    !rte_ring_empty(t->link->from_dp))
 		return 0;
 	ms = (int64_t)t->next_sweep_ms - (int64_t)t->now_ms;
+	for (struct session *s = t->throttled; s; s = s->next_thr)
+		if ((int64_t)s->throttle_until_ms - (int64_t)t->now_ms < ms)
+			ms = (int64_t)s->throttle_until_ms - (int64_t)t->now_ms;
 	return ms < 0 ? 0 : (int)ms;
 }
 
@@ -612,6 +669,8 @@ thread_main(void *arg)
 		t->now_ms = mono_ms();
 		if (n > 0)
 			handle_events(t, ev, n);
+		if (t->throttled)
+			unthrottle_due(t);
 		read_again(t);
 		retry_downs(t);
 		/* Packets just went to the forwarding lcore: their deliveries
