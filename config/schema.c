@@ -78,10 +78,10 @@ static const struct cfg_key keys[] = {
 	 "answer only Tailscale's requests (SOFTWARE \"tailnode\" and FINGERPRINT), exactly like derper"},
 
 	{"stun.rate_limit_pps", CFG_T_INT, F(stun.rate_limit_pps), 0, 0,
-	 100000000, NULL, "0", NULL, NULL, R,
+	 100000000, NULL, "0", NULL, NULL, 0,
 	 "answers per second per source address (token bucket per lcore), so the relay cannot be used to flood a victim; 0 = no limit"},
 	{"stun.rate_limit_burst", CFG_T_INT, F(stun.rate_limit_burst), 0, 0,
-	 100000000, NULL, "0", NULL, NULL, R,
+	 100000000, NULL, "0", NULL, NULL, 0,
 	 "burst of the per-source STUN limit; 0 = one second's worth"},
 
 	{"verify.clients", CFG_T_BOOL, F(verify.clients), 0, 0, 0, NULL,

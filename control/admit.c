@@ -103,7 +103,10 @@ struct admit_counters {
 	__atomic_store_n(&adm.cnt.field, adm.cnt.field + (n), __ATOMIC_RELAXED)
 
 static struct {
-	const struct derper_config *cfg;
+	const struct derper_config *cfg;	/* the thread's snapshot */
+	/* SIGHUP: a new snapshot, adopted at the top of the thread's loop */
+	_Atomic(const struct derper_config *) next_cfg;
+	_Atomic uint64_t cfg_gen, cfg_seen;
 	unsigned int nb_tls;
 	struct admit_link links[64];
 	struct dp_wake *tls_wake[64];
@@ -486,7 +489,12 @@ admit_main(void *arg)
 	(void)arg;
 	pthread_setname_np(pthread_self(), "derper-admit");
 	while (!atomic_load(&adm.quit)) {
-		uint64_t now = now_ms();
+		uint64_t now = now_ms(), g = atomic_load(&adm.cfg_gen);
+
+		if (g != atomic_load_explicit(&adm.cfg_seen, memory_order_relaxed)) {
+			adm.cfg = atomic_load(&adm.next_cfg);
+			atomic_store(&adm.cfg_seen, g);
+		}
 		struct curl_waitfd wfd = {.fd = adm.wake.efd, .events = CURL_WAIT_POLLIN};
 		CURLMsg *msg;
 		int running, left;
@@ -659,10 +667,28 @@ ctl_admit_uninit(void)
 /* ------------------------------------------------------------------ */
 /* Metrics                                                              */
 
+int
+ctl_admit_set_cfg(const struct derper_config *cfg)
+{
+	uint64_t one = 1, g;
+
+	if (!adm.started)
+		return 0;
+	atomic_store(&adm.next_cfg, cfg);
+	g = atomic_fetch_add(&adm.cfg_gen, 1) + 1;
+	(void)!write(adm.wake.efd, &one, sizeof(one));
+	for (int ms = 0; ms < 5000; ms++) {
+		if (atomic_load(&adm.cfg_seen) >= g)
+			return 0;
+		usleep(1000);
+	}
+	return -ETIMEDOUT;
+}
+
 void
 ctl_admit_metrics(struct prom *p)
 {
-	if (!adm.cfg || !ctl_admit_enabled(adm.cfg))
+	if (!adm.started)
 		return;
 	prom_family(p, "derper_admission_requests_total", "counter",
 		    "Clients sent to admission (verify_clients / verify_client_url)");

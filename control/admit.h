@@ -81,6 +81,10 @@ int ctl_admit_start(void);
 void ctl_admit_stop(void);
 void ctl_admit_uninit(void);
 
+/* SIGHUP: the admission thread moves to cfg (verify.* settings) and says
+ * so; 0 once it has (the old snapshot is no longer used), -ETIMEDOUT. */
+int ctl_admit_set_cfg(const struct derper_config *cfg);
+
 /* Admission counters as metrics (nothing when admission is off). */
 struct prom;
 void ctl_admit_metrics(struct prom *p);

@@ -4,6 +4,7 @@
 #include <sched.h>
 #include <sys/resource.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -12,6 +13,7 @@
 #include <sodium.h>
 
 #include "config/addr.h"
+#include "config/diff.h"
 #include "config/validate.h"
 #include "control/acme.h"
 #include "control/admit.h"
@@ -87,9 +89,59 @@ reload_certificates(const struct derper_config *cfg)
 		 cfg->cert.mode == CFG_CERT_SELFSIGNED ? "selfsigned" : "letsencrypt");
 }
 
+/* SIGHUP: a new snapshot for the reloadable keys. */
 static void
-serve(const struct derper_config *cfg)
+reload_config(const struct derper_config *boot, const struct derper_config **live,
+	      ctl_rebuild_fn rebuild)
 {
+	struct derper_config *n = rebuild ? malloc(sizeof(*n)) : NULL;
+	const struct derper_config *old = *live;
+	char why[1024], keys[1024];
+	bool acked;
+
+	if (!n)
+		return;
+	if (rebuild(n, why, sizeof(why))) {
+		LOG_WARN("control: SIGHUP: configuration refused; the running one stays",
+			 "error=\"%s\"", why);
+		free(n);
+		return;
+	}
+	if (cfg_fixed_changes(old, n, keys, sizeof(keys))) {
+		LOG_WARN("control: SIGHUP: configuration refused; these keys need a restart",
+			 "keys=\"%s\"", keys);
+		free(n);
+		return;
+	}
+	if (ctl_admit_enabled(old) != ctl_admit_enabled(n)) {
+		LOG_WARN("control: SIGHUP: configuration refused; these keys need a restart",
+			 "keys=\"%s\"", "verify.clients/verify.url: client verification on or off");
+		free(n);
+		return;
+	}
+	if (!cfg_reloadable_changes(old, n, keys, sizeof(keys))) {
+		LOG_INFO("control: SIGHUP: configuration unchanged", "%s", "");
+		free(n);
+		return;
+	}
+	ctl_log_set_level((int)n->log.level);
+	dp_reload(n);
+	acked = tls_server_set_cfg(n) == 0;
+	acked &= ctl_admit_set_cfg(n) == 0;
+	*live = n;
+	/* the boot snapshot stays: the threads that only read fixed keys
+	 * (mesh, ACME, metrics) keep it */
+	if (old != boot && acked)
+		free((void *)old);
+	LOG_INFO("control: SIGHUP: configuration reloaded", "changed=\"%s\"", keys);
+}
+
+/* The control loop; returns the snapshot in force at the end. */
+static const struct derper_config *
+serve(const struct derper_config *cfg, ctl_rebuild_fn rebuild)
+{
+	const struct derper_config *live = cfg;
+
 	unsigned int ticks = 0;
 
 	for (;;) {
@@ -99,11 +151,10 @@ serve(const struct derper_config *cfg)
 			malloc_trim(0);
 		switch (ctl_signals_wait(1000)) {
 		case CTL_SIG_QUIT:
-			return;
+			return live;
 		case CTL_SIG_RELOAD:
 			reload_certificates(cfg);
-			LOG_WARN("control: SIGHUP: only certificates are reloaded", "reason=\"%s\"",
-				 "reloading derper.conf is not implemented yet; restart to apply other changes");
+			reload_config(cfg, &live, rebuild);
 			break;
 		case CTL_SIG_NONE:
 			break;
@@ -112,8 +163,9 @@ serve(const struct derper_config *cfg)
 }
 
 int
-ctl_run(const struct derper_config *cfg)
+ctl_run(const struct derper_config *cfg, ctl_rebuild_fn rebuild)
 {
+	const struct derper_config *live;
 	cpu_set_t cpus;
 	unsigned long told;
 	int rc, guard;
@@ -164,7 +216,7 @@ ctl_run(const struct derper_config *cfg)
 	LOG_INFO("derper: running", "version=%s pid=%d", DERPER_VERSION,
 		 (int)getpid());
 
-	serve(cfg);
+	live = serve(cfg, rebuild);
 
 	LOG_INFO("derper: stopping", "%s", "signal=TERM");
 	ctl_metrics_stop();
@@ -179,6 +231,8 @@ ctl_run(const struct derper_config *cfg)
 	dp_uninit();
 	ctl_eal_uninit();
 	ctl_stun_guard_close(guard);
+	if (live != cfg)
+		free((void *)live);
 	LOG_INFO("derper: stopped", "%s", "");
 	return 0;
 

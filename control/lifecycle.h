@@ -15,8 +15,14 @@
  * certificate, listeners, threads) -> serve until SIGTERM/SIGINT -> drain
  * (Restarting to every client) -> stop and free in reverse order.
  * Returns 0 on a clean stop, -errno when startup failed (cause logged).
+ *
+ * SIGHUP re-reads the certificate files, and the configuration through
+ * `rebuild` (same file, environment and flags as at start): a snapshot
+ * that validates and changes only reloadable keys replaces the running
+ * one without dropping sessions; anything else is refused and logged.
  */
-int ctl_run(const struct derper_config *cfg);
+typedef int (*ctl_rebuild_fn)(struct derper_config *out, char *why, size_t n);
+int ctl_run(const struct derper_config *cfg, ctl_rebuild_fn rebuild);
 
 /* "derper-dpdk 0.1.0 (DPDK 22.11.x, OpenSSL 3.0.x, libsodium 1.0.x)" */
 void ctl_print_version(FILE *out);

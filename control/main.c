@@ -10,6 +10,7 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "config/flags.h"
 #include "config/merge.h"
@@ -33,17 +34,42 @@ print_errors(const struct cfg_errors *errs)
 		fprintf(stderr, "derper: ... and %u more errors\n", errs->dropped);
 }
 
+static struct cfg_cli cli;
+static const struct cfg_build_opts opts = {
+	.default_path = CFG_DEFAULT_PATH,
+	.getenv_fn = env_get,
+	.host_checks = true,
+};
+
+/* SIGHUP: the same sources again; the errors, joined, in why. */
+static int
+rebuild(struct derper_config *out, char *why, size_t n)
+{
+	static struct cfg_errors errs;
+	size_t o = 0;
+
+	/* the host was checked at start; what could fail now (CPUs taken by
+	 * the lcores, files) belongs to keys a reload cannot change */
+	struct cfg_build_opts o2 = opts;
+
+	o2.host_checks = false;
+	memset(&errs, 0, sizeof(errs));
+	if (cfg_build(&cli, &o2, out, &errs) == 0)
+		return 0;
+	why[0] = '\0';
+	for (unsigned int i = 0; i < errs.n && o < n; i++)
+		o += (size_t)snprintf(why + o, n - o, "%s%s", i ? "; " : "", errs.msg[i]);
+	for (char *c = why; *c; c++)
+		if (*c == '"')
+			*c = '\'';	/* it goes into a log value */
+	return -1;
+}
+
 int
 main(int argc, char **argv)
 {
 	static struct derper_config cfg;
 	static struct cfg_errors errs;
-	static struct cfg_cli cli;
-	struct cfg_build_opts opts = {
-		.default_path = CFG_DEFAULT_PATH,
-		.getenv_fn = env_get,
-		.host_checks = true,
-	};
 
 	if (cfg_cli_parse(argc, argv, &cli, &errs)) {
 		print_errors(&errs);
@@ -81,5 +107,5 @@ main(int argc, char **argv)
 		break;
 	}
 	ctl_log_set_level((int)cfg.log.level);
-	return ctl_run(&cfg) ? 1 : 0;
+	return ctl_run(&cfg, rebuild) ? 1 : 0;
 }

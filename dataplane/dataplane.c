@@ -371,6 +371,14 @@ counters_add(struct dp_counters *out, const struct dp_counters *c)
 		dst[k] += __atomic_load_n(&src[k], __ATOMIC_RELAXED);
 }
 
+void
+dp_reload(const struct derper_config *cfg)
+{
+	for (unsigned int i = 0; i < dp.nb_lcores; i++)
+		__atomic_store_n(&dp.lcores[i]->tailscale_only, cfg->stun.tailscale_only,
+				 __ATOMIC_RELAXED);
+}
+
 unsigned int
 dp_nb_lcores(void)
 {

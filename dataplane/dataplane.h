@@ -50,6 +50,10 @@ void dp_uninit(void);
 /* Sum of every lcore's counters (relaxed reads). Any thread. */
 void dp_counters_sum(struct dp_counters *out);
 
+/* SIGHUP: the reloadable dataplane keys (stun.tailscale_only) reach the
+ * lcores. Control thread. */
+void dp_reload(const struct derper_config *cfg);
+
 /* Dataplane lcores, and one lcore's counters (metrics per lcore). */
 unsigned int dp_nb_lcores(void);
 void dp_counters_lcore(unsigned int i, struct dp_counters *out);

@@ -69,7 +69,8 @@ answer(struct dp_lcore *lc, const struct dp_rxq *q, struct rte_mbuf *m,
 	size_t len;
 
 	v = stun_parse_request_fp(frame + pk->l4_off + 8, pk->payload_len,
-				  lc->tailscale_only, txid, &fingerprinted);
+				  __atomic_load_n(&lc->tailscale_only, __ATOMIC_RELAXED),
+				  txid, &fingerprinted);
 	if (!l4_ok && !(fingerprinted && pk->family == 4) &&
 	    unlikely(!dp_udp_checksum_ok(frame, pk))) {
 		DP_COUNT(&lc->cnt, classes[DP_CR_BAD_CHECKSUM], 1);

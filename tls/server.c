@@ -168,6 +168,7 @@ tls_server_init(const struct derper_config *cfg)
 		log_node(cfg);
 	}
 	atomic_store(&srv.ctx_pub.ctx, srv.ctx);
+	atomic_store(&srv.ctx_pub.cfg, cfg);
 	atomic_store(&srv.ctx_pub.gen, 1);
 	srv.nb_threads = (unsigned int)cfg->dataplane.tls_threads;
 	srv.threads = calloc(srv.nb_threads, sizeof(*srv.threads));
@@ -192,7 +193,7 @@ tls_server_init(const struct derper_config *cfg)
 				     srv.pub, fd, dp_tls_link(i), ctl_admit_link(i));
 		srv.threads[i].mesh_key = srv.has_mesh_key ? srv.mesh_key : NULL;
 		srv.threads[i].nb_threads = srv.nb_threads;
-		if (rc == 0 && srv.ctx) {
+		if (rc == 0) {
 			srv.threads[i].ctx_pub = &srv.ctx_pub;
 			srv.threads[i].ctx_gen = 1;
 			atomic_store(&srv.threads[i].ctx_seen, 1);
@@ -302,25 +303,16 @@ tls_server_new_ctx(char *err, size_t errlen)
 	return tls_ctx_create(srv.cfg, srv.pub, err, errlen);
 }
 
-int
-tls_server_set_ctx(struct tls_ctx *ctx)
+/* Publish the context and snapshot in srv.ctx_pub; wake every thread and
+ * wait until each has taken them. True when all have. Under swap_lock. */
+static bool
+publish(void)
 {
-	struct tls_ctx *old;
-	uint64_t gen;
+	uint64_t gen = atomic_fetch_add_explicit(&srv.ctx_pub.gen, 1, memory_order_acq_rel) + 1;
 	bool all = false;
 
-	if (!srv.ctx || !ctx)
-		return -EINVAL;
-	pthread_mutex_lock(&srv.swap_lock);
-	old = srv.ctx;
-	atomic_store_explicit(&srv.ctx_pub.ctx, ctx, memory_order_release);
-	gen = atomic_fetch_add_explicit(&srv.ctx_pub.gen, 1, memory_order_acq_rel) + 1;
-	srv.ctx = ctx;
 	for (unsigned int i = 0; i < srv.nb_threads; i++)
 		tls_thread_kick(&srv.threads[i]);
-	/* every thread moves to the new context within one loop iteration;
-	 * only then is the old one let go (handshakes in flight hold their
-	 * own reference to it) */
 	for (int ms = 0; ms < 5000 && !all; ms++) {
 		all = true;
 		for (unsigned int i = 0; i < srv.nb_threads; i++)
@@ -330,14 +322,45 @@ tls_server_set_ctx(struct tls_ctx *ctx)
 		if (!all)
 			usleep(1000);
 	}
-	if (all)
-		tls_ctx_put(old);
-	else
-		LOG_WARN("tls: a thread did not take the new certificate in 5 s; the old context is kept",
+	if (!all)
+		LOG_WARN("tls: a thread did not take the new snapshot in 5 s; the old one is kept",
 			 "%s", "");
+	return all;
+}
+
+int
+tls_server_set_ctx(struct tls_ctx *ctx)
+{
+	struct tls_ctx *old;
+
+	if (!srv.ctx || !ctx)
+		return -EINVAL;
+	pthread_mutex_lock(&srv.swap_lock);
+	old = srv.ctx;
+	atomic_store_explicit(&srv.ctx_pub.ctx, ctx, memory_order_release);
+	srv.ctx = ctx;
+	/* every thread moves to the new context within one loop iteration;
+	 * only then is the old one let go (handshakes in flight hold their
+	 * own reference to it) */
+	if (publish())
+		tls_ctx_put(old);
 	log_node(srv.cfg);
 	pthread_mutex_unlock(&srv.swap_lock);
 	return 0;
+}
+
+int
+tls_server_set_cfg(const struct derper_config *cfg)
+{
+	bool all;
+
+	if (!srv.threads)
+		return 0;
+	pthread_mutex_lock(&srv.swap_lock);
+	atomic_store_explicit(&srv.ctx_pub.cfg, cfg, memory_order_release);
+	all = publish();
+	pthread_mutex_unlock(&srv.swap_lock);
+	return all ? 0 : -ETIMEDOUT;
 }
 
 int

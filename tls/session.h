@@ -149,10 +149,12 @@ struct session {
 
 enum { TLS_STAGE = 64 };
 
-/* The TLS context new handshakes use, replaced by tls_server_set_ctx():
- * threads adopt it at the top of their loop and say so in ctx_seen. */
+/* The TLS context new handshakes use and the configuration snapshot,
+ * replaced by tls_server_set_ctx() / tls_server_set_cfg(): threads adopt
+ * both at the top of their loop and say so in ctx_seen. */
 struct tls_ctx_pub {
 	_Atomic(struct tls_ctx *) ctx;
+	_Atomic(const struct derper_config *) cfg;
 	_Atomic uint64_t gen;
 };
 

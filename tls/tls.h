@@ -63,6 +63,11 @@ struct tls_ctx;
 struct tls_ctx *tls_server_new_ctx(char *err, size_t errlen);
 int tls_server_set_ctx(struct tls_ctx *ctx);
 
+/* SIGHUP: the TLS threads move to a new configuration snapshot (the
+ * reloadable keys: limits, timeouts, shutdown). 0 once every thread has,
+ * so the previous snapshot may be freed; -ETIMEDOUT otherwise. */
+int tls_server_set_cfg(const struct derper_config *cfg);
+
 /* Sum of every thread's counters. Any thread. */
 void tls_server_counters(struct tls_counters *out);
 

@@ -630,6 +630,7 @@ adopt_ctx(struct tls_thread *t)
 	if (g == t->ctx_gen)
 		return;
 	t->ctx = atomic_load_explicit(&t->ctx_pub->ctx, memory_order_acquire);
+	t->cfg = atomic_load_explicit(&t->ctx_pub->cfg, memory_order_acquire);
 	t->ctx_gen = g;
 	atomic_store_explicit(&t->ctx_seen, g, memory_order_release);
 }
