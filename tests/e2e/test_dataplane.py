@@ -99,6 +99,37 @@ print("ok")
         self.assertGreaterEqual(stats["stun_drop_not_stun"], 1)
         self.assertGreaterEqual(stats["stun_drop_not_binding"], 1)
 
+    def stun_answers(self, tries):
+        """Does a Tailscale Binding Request from the client get answered,
+        within `tries` half-second attempts?"""
+        script = r'''
+import socket, sys
+sys.path.insert(0, %r)
+from test_dataplane import tailscale_request
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(0.5)
+for i in range(%d):
+    s.sendto(tailscale_request(b"linkflap%%04d" %% i), (%r, 3478))
+    try:
+        s.recvfrom(2048)
+        print("answered")
+        break
+    except socket.timeout:
+        pass
+''' % (os.path.dirname(os.path.abspath(__file__)), tries, self.srv)
+        return "answered" in self.cli("/usr/bin/python3", "-c", script).stdout
+
+    def test_port_link_down_and_up(self):
+        """The DPDK port's link goes down and comes back: STUN stops, then
+        is answered again; the relay never restarts."""
+        srv = ["ip", "netns", "exec", self.name + "-srv", "ip", "link", "set", self.srv_if]
+        self.assertTrue(self.stun_answers(4))
+        subprocess.run(srv + ["down"], check=True)
+        self.assertFalse(self.stun_answers(2))
+        subprocess.run(srv + ["up"], check=True)
+        self.assertTrue(self.stun_answers(40))     # up to 20 s for the link to settle
+        self.assertIsNone(self.relay.proc.poll())
+
     def tearDown(self):
         if self.relay.proc and self.relay.proc.poll() is None:
             self.assertEqual(self.relay.stop(), 0)

@@ -182,6 +182,51 @@ class HostileTest(unittest.TestCase):
 
 
 class FaultTest(unittest.TestCase):
+    def test_tailscaled_hanging(self):
+        """verify_clients with a tailscaled that accepts and never answers:
+        the client is closed at verify.timeout_s, nobody else waits."""
+        import tempfile
+        import threading
+        d = tempfile.mkdtemp(prefix="derper-hang-")
+        path = os.path.join(d, "tailscaled.sock")
+        srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        srv.bind(path)
+        srv.listen(64)
+        held = []
+        stop = threading.Event()
+
+        def accept():
+            srv.settimeout(0.2)
+            while not stop.is_set():
+                try:
+                    held.append(srv.accept()[0])   # and never a byte back
+                except OSError:
+                    pass
+        th = threading.Thread(target=accept, daemon=True)
+        th.start()
+        try:
+            r = Relay(conf='verify: { clients = true; socket = "%s"; timeout_s = 2; };\n'
+                      'dataplane: { eal = [ "--file-prefix=e2e-hang" ]; };\n' % path)
+            self.addCleanup(r.cleanup)
+            c = dc.Client("127.0.0.1", r.port, handshake=False)
+            c.server_pub = c.read_server_key()
+            c.conn.sendall(c.client_info_frame(None))
+            t0 = time.monotonic()
+            self.assertTrue(c.expect_closed(within=15))
+            self.assertGreaterEqual(time.monotonic() - t0, 1.5)
+            t = r.telemetry("/derper/tls")
+            self.assertEqual(t["close_verify_timeout"] + t["close_verify_rejected"], 1)
+            self.assertGreaterEqual(len(held), 1)         # it did ask tailscaled
+            r.stop()
+            r.assert_clean()
+        finally:
+            stop.set()
+            th.join()
+            srv.close()
+            for s in held:
+                s.close()
+
+
     def test_sigkill_then_restart_keeps_identity(self):
         """The server key and the certificate survive SIGKILL; clients come
         back and relay."""
