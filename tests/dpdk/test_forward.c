@@ -563,7 +563,7 @@ test_main_loop_wakeup(void)
 	atomic_store(&lc->quit, 0);
 	CU_ASSERT_EQUAL_FATAL(rte_eal_remote_launch(dp_main_loop, lc, lcore), 0);
 	/* wait until it sleeps */
-	while (lc->cnt.sleeps == 0 && spins++ < 5000000)
+	while (__atomic_load_n(&lc->cnt.sleeps, __ATOMIC_RELAXED) == 0 && spins++ < 5000000)
 		rte_pause();
 	CU_ASSERT(lc->cnt.sleeps > 0);
 	run(msg(DP_MSG_SESSION_UP, 1, 3, 1, 0x33, 0, DP_SESS_REGULAR));	/* direct, for the table */

@@ -2,8 +2,8 @@
 /*
  * The packet classifier with the STUN parser behind it, as the poll loop
  * runs them: any frame in; an accepted request must become a reply whose
- * length fits what the loop allows and which classifies again as UDP from
- * the STUN port.
+ * length fits what the loop allows and which is never a request itself
+ * (no answer loop, even with a client on port 3478).
  */
 #include <stdint.h>
 #include <string.h>
@@ -31,8 +31,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	len = dp_stun_reply(frame, &pk, txid);
 	if (len > size + 64 || len < pk.l4_off + 8u + 32u)
 		__builtin_trap();
-	/* the reply comes from port 3478: classified for 3478 it is "other" */
-	if (dp_classify(frame, len, 3478, false, &pk, &why) == DP_CLASS_STUN)
+	/* the reply is never answered in turn: classified for 3478 it is not
+	 * STUN, or (a client whose own port is 3478) not a Binding Request */
+	if (dp_classify(frame, len, 3478, false, &pk, &why) == DP_CLASS_STUN &&
+	    stun_parse_request(frame + pk.l4_off + 8, pk.payload_len, false, txid) == STUN_OK)
 		__builtin_trap();
 	return 0;
 }
