@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -206,6 +207,14 @@ load_or_create_account(char *err, size_t errlen)
 	snprintf(path, sizeof(path), "%s/acme_account.key", acme.cfg->cert.dir);
 	f = fopen(path, "r");
 	if (f) {
+		struct stat st;
+
+		/* as the server key: a private key others can read is refused */
+		if (fstat(fileno(f), &st) == 0 && (st.st_mode & S_IROTH)) {
+			fclose(f);
+			snprintf(err, errlen, "%s is readable by others (chmod 600 it)", path);
+			return NULL;
+		}
 		k = PEM_read_PrivateKey(f, NULL, NULL, NULL);
 		fclose(f);
 		if (!k || !EVP_PKEY_is_a(k, "EC")) {
