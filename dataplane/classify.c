@@ -241,18 +241,37 @@ dp_stun_reply(uint8_t *f, const struct dp_pkt *pk,
 	uint8_t *l3 = f + pk->l2_len, *udp = f + pk->l4_off;
 	uint8_t src[16];
 	uint16_t sport = rd16(udp), resp, udp_len, ck;
+	/* the UDP checksum from values, not from the bytes just written
+	 * (store forwarding): the addresses' and ports' sums do not change
+	 * when they are swapped, the response's is computed (RFC 1071) */
+	uint32_t sum = dp_csum_add(dp_csum_add(0, udp, 4), l3 + (pk->family == 4 ? 12 : 8),
+				   pk->family == 4 ? 8 : 32);
 
 	swap(f, f + 6, 6);
 	if (pk->family == 4) {
+		/* the header checksum, updated for the two words that change
+		 * (RFC 1624; swapping the addresses leaves the sum alone):
+		 * reading the header back right after writing it would stall
+		 * on store forwarding */
+		uint16_t hc, len_old, ttl_old, len_new, ttl_new;
+		uint8_t ttlp[2] = {REPLY_TTL, l3[9]};
+		uint64_t acc;
+
+		memcpy(&hc, l3 + 10, 2);
+		memcpy(&len_old, l3 + 2, 2);
+		memcpy(&ttl_old, l3 + 8, 2);
+		memcpy(&ttl_new, ttlp, 2);
 		memcpy(src, l3 + 12, 4);
 		swap(l3 + 12, l3 + 16, 4);
 		resp = (uint16_t)stun_build_response(udp + UDP_HLEN, txid,
 						     STUN_FAMILY_IPV4, src, sport);
 		udp_len = (uint16_t)(UDP_HLEN + resp);
-		wr16(l3 + 2, (uint16_t)(IPV4_HLEN + udp_len));
+		len_new = nbe16((uint16_t)(IPV4_HLEN + udp_len));
+		acc = (uint16_t)~hc + (uint64_t)(uint16_t)~len_old + len_new +
+		      (uint16_t)~ttl_old + ttl_new;
+		ck = (uint16_t)~nfold(acc);
+		memcpy(l3 + 2, &len_new, 2);
 		l3[8] = REPLY_TTL;
-		wr16(l3 + 10, 0);
-		ck = (uint16_t)~nfold(nsum(l3, IPV4_HLEN));
 		memcpy(l3 + 10, &ck, 2);
 	} else {
 		memcpy(src, l3 + 8, 16);
@@ -265,12 +284,14 @@ dp_stun_reply(uint8_t *f, const struct dp_pkt *pk,
 	}
 	swap(udp, udp + 2, 2);
 	wr16(udp + 4, udp_len);
-	wr16(udp + 6, 0);
-	ck = (uint16_t)~udp_sum(f, pk, udp_len);
+	sum += IPPROTO_UDP_ + 2u * udp_len +
+	       stun_response_sum(txid, pk->family == 4 ? STUN_FAMILY_IPV4 : STUN_FAMILY_IPV6,
+				 src, sport);
+	ck = (uint16_t)~dp_csum_fold(sum);
 	/* a computed 0 is sent as all ones (RFC 768) */
 	if (ck == 0)
 		ck = 0xffff;
-	memcpy(udp + 6, &ck, 2);
+	wr16(udp + 6, ck);
 	return (size_t)pk->l4_off + udp_len;
 }
 

@@ -1534,6 +1534,28 @@ stun_build_response(uint8_t *out, const uint8_t txid[STUN_TXID_LEN],
 	return STUN_HEADER_LEN + 8 + alen;
 }
 
+uint32_t
+stun_response_sum(const uint8_t txid[STUN_TXID_LEN], int family,
+		  const uint8_t *addr, uint16_t port)
+{
+	static const uint8_t cookie[4] = {0x21, 0x12, 0xa4, 0x42};
+	size_t alen = family == STUN_FAMILY_IPV4 ? 4 : 16;
+	uint32_t sum = STUN_BINDING_SUCCESS + (uint32_t)(4 + 4 + alen) +
+		       (STUN_COOKIE >> 16) + (STUN_COOKIE & 0xffff) +
+		       STUN_ATTR_XOR_MAPPED_ADDRESS + (uint32_t)(4 + alen) +
+		       (uint32_t)family + (uint16_t)(port ^ (STUN_COOKIE >> 16));
+
+	for (size_t i = 0; i < STUN_TXID_LEN; i += 2)
+		sum += rd16(txid + i);
+	for (size_t i = 0; i < alen; i += 2) {
+		/* the address XOR cookie || txid, as the response carries it */
+		const uint8_t *k = i < 4 ? cookie + i : txid + i - 4;
+
+		sum += (uint16_t)(rd16(addr + i) ^ rd16(k));
+	}
+	return sum;
+}
+
 size_t
 stun_build_tailscale_request(uint8_t out[STUN_TAILSCALE_REQUEST_LEN],
 			     const uint8_t txid[STUN_TXID_LEN])

@@ -79,6 +79,14 @@ enum stun_verdict stun_parse_request_fp(const uint8_t *p, size_t len,
 size_t stun_build_response(uint8_t *out, const uint8_t txid[STUN_TXID_LEN],
 			   int family, const uint8_t *addr, uint16_t port);
 
+/*
+ * The one's-complement sum (16-bit words, host order, not folded) of the
+ * response stun_build_response() writes for the same arguments, computed
+ * from the values: the UDP checksum without reading the response back.
+ */
+uint32_t stun_response_sum(const uint8_t txid[STUN_TXID_LEN], int family,
+			   const uint8_t *addr, uint16_t port);
+
 /* CRC-32 (IEEE 802.3), as used by FINGERPRINT. */
 uint32_t stun_crc32(const uint8_t *p, size_t n);
 

@@ -204,7 +204,42 @@ test_tailscale_crc_tables(void)
 	}
 }
 
+/* The sum stun_response_sum() computes from values equals the sum of the
+ * bytes stun_build_response() writes (both families, many inputs). */
+static void
+test_response_sum(void)
+{
+	uint8_t out[64], id[STUN_TXID_LEN], addr[16];
+
+	srand(42);
+	for (int n = 0; n < 2000; n++) {
+		int family = n & 1 ? STUN_FAMILY_IPV6 : STUN_FAMILY_IPV4;
+		uint16_t port = (uint16_t)rand();
+		uint32_t want = 0;
+		size_t len;
+
+		for (size_t i = 0; i < sizeof(id); i++)
+			id[i] = (uint8_t)rand();
+		for (size_t i = 0; i < sizeof(addr); i++)
+			addr[i] = (uint8_t)rand();
+		len = stun_build_response(out, id, family, addr, port);
+		CU_ASSERT_EQUAL_FATAL(len % 2, 0);
+		for (size_t i = 0; i < len; i += 2)
+			want += (uint32_t)out[i] << 8 | out[i + 1];
+		while (want >> 16)
+			want = (want & 0xffff) + (want >> 16);
+		{
+			uint32_t got = stun_response_sum(id, family, addr, port);
+
+			while (got >> 16)
+				got = (got & 0xffff) + (got >> 16);
+			CU_ASSERT_EQUAL_FATAL(got, want);
+		}
+	}
+}
+
 static CU_TestInfo tests[] = {
+	{"response sum from values", test_response_sum},
 	{"Tailscale CRC tables", test_tailscale_crc_tables},
 	{"CRC-32 and FINGERPRINT", test_fingerprint_crc},
 	{"RFC 5769 request", test_rfc5769_request},
