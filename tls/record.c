@@ -327,6 +327,7 @@ tls13_open(struct tls13_engine *e, struct tls13_rec *rec, uint8_t *buf,
 	   size_t len, size_t *used, size_t *plain)
 {
 	size_t off = 0, out = 0;
+	unsigned int updates = 0;
 	int rc = 0;
 
 	while (!(rec->flags & TLS13_EOF) && len - off >= TLS13_HEADER) {
@@ -372,6 +373,12 @@ tls13_open(struct tls13_engine *e, struct tls13_rec *rec, uint8_t *buf,
 			   body[1] == ALERT_USER_CANCELED) {
 			continue;	/* a close_notify follows */
 		} else if (type == TLS13_CT_HANDSHAKE) {
+			/* each KeyUpdate costs an HMAC: a peer sending them back
+			 * to back is burning our CPU, not protecting its keys */
+			if (++updates > TLS13_MAX_UPDATES_PER_READ) {
+				rc = -EPROTO;
+				break;
+			}
 			rc = on_handshake(e, rec, body, pl);
 			if (rc)
 				break;

@@ -47,6 +47,9 @@ enum {
 
 #define TLS13_REKEY_RECORDS (UINT64_C(1) << 24)
 
+/* More KeyUpdates than this in one batch of received records is abuse. */
+#define TLS13_MAX_UPDATES_PER_READ 8
+
 enum tls13_content {
 	TLS13_CT_CCS = 20,
 	TLS13_CT_ALERT = 21,

@@ -426,6 +426,26 @@ test_bad_records(void)
 	CU_ASSERT_EQUAL(srv.key_updates_in, 1);
 	CU_ASSERT(srv.flags & TLS13_KU_DUE);
 	tls13_rec_free(&srv);
+	{
+		/* a flood of KeyUpdates in one batch is refused */
+		static const uint8_t cs[32] = {1}, ss[32] = {2};
+		struct tls13_rec cl;
+		uint8_t *buf = malloc(64 * 64);
+		size_t n = 0, used;
+
+		tls13_rec_init(&eng, &cl, TLS13_AES_128_GCM_SHA256, cs, ss, false);
+		tls13_rec_init(&eng, &srv, TLS13_AES_128_GCM_SHA256, cs, ss, true);
+		for (int i = 0; i < 9; i++) {
+			/* a KeyUpdate, and the client moves to its next key */
+			cl.flags |= TLS13_KU_DUE;
+			n += (size_t)tls13_seal(&eng, &cl, NULL, 0, buf + n);
+		}
+		CU_ASSERT_EQUAL(tls13_open(&eng, &srv, buf, n, &used, &plain), -EPROTO);
+		CU_ASSERT_EQUAL(srv.key_updates_in, TLS13_MAX_UPDATES_PER_READ);
+		tls13_rec_free(&cl);
+		tls13_rec_free(&srv);
+		free(buf);
+	}
 	/* 2^14 bytes of content is the most a record may carry */
 	big[TLS13_MAX_PLAIN] = TLS13_CT_APPDATA;
 	CU_ASSERT_EQUAL(open_one(big, TLS13_MAX_PLAIN + 1, 0, &plain, &srv), 0);
