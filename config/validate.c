@@ -251,6 +251,12 @@ check_dataplane(const struct derper_config *cfg, struct cfg_errors *errs)
 		    cfg_cidr_parse(p->address, &cidr, err, sizeof(err)))
 			fail_port(errs, cfg, i, "dataplane.ports.address", "%s",
 				  err);
+		if (strncmp(p->device, "net_af_xdp", 10) == 0 && p->mode == CFG_PORT_SHARED &&
+		    !strstr(p->device, "xdp_prog=") && cfg->stun.port != 3478)
+			fail_port(errs, cfg, i, "dataplane.ports.device",
+				  "the relay's XDP program sends UDP port 3478 to the dataplane, not stun.port %lld; "
+				  "give your own with xdp_prog=",
+				  (long long)cfg->stun.port);
 		if (!*p->address && p->mode == CFG_PORT_EXCLUSIVE)
 			fail_port(errs, cfg, i, "dataplane.ports.address",
 				  "exclusive mode needs the address the kernel interface carries");

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 #include <errno.h>
 #include <glob.h>
+#include <libgen.h>
+#include <unistd.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,8 +56,19 @@ ctl_eal_probe_host(const struct derper_config *cfg, struct ctl_eal_host *host)
 	cpu_set_t have, want;
 	char err[128];
 
+	static char prog[1024];
+	char exe[900];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+
 	host->hugepages = hugepages_available();
 	host->main_cpu = -1;
+	host->xdp_prog = NULL;
+	if (n > 0) {
+		exe[n] = '\0';
+		snprintf(prog, sizeof(prog), "%s/%s", dirname(exe), DERPER_XDP_PROG_NAME);
+		if (access(prog, R_OK) == 0)
+			host->xdp_prog = prog;
+	}
 	if (sched_getaffinity(0, sizeof(have), &have))
 		return -errno;
 	if (cfg_cpulist_parse(cfg->dataplane.lcores, &want, err, sizeof(err)))

@@ -23,12 +23,15 @@ enum { CTL_EAL_ARGS_MAX = CFG_LIST_MAX + 3 * CFG_PORTS_MAX + 16 };
 struct ctl_eal_host {
 	bool hugepages;		/* a hugetlbfs mount with free pages */
 	int main_cpu;		/* CPU for the main lcore (control thread) */
+	/* the XDP program shared-mode net_af_xdp ports get (installed next
+	 * to the derper binary), or NULL */
+	const char *xdp_prog;
 };
 
 struct ctl_eal_args {
 	int argc;
 	char *argv[CTL_EAL_ARGS_MAX + 1];
-	char store[CTL_EAL_ARGS_MAX][CFG_DEVICE_LEN + 16];
+	char store[CTL_EAL_ARGS_MAX][CFG_DEVICE_LEN + 16 + 1024];
 };
 
 /* Is this device string a PCI address ("0000:3b:02.1" or "3b:02.1")? */

@@ -119,7 +119,8 @@ add_lcores(const struct derper_config *cfg, const struct ctl_eal_host *host,
 }
 
 static int
-add_devices(const struct derper_config *cfg, struct ctl_eal_args *out)
+add_devices(const struct derper_config *cfg, const struct ctl_eal_host *host,
+	    struct ctl_eal_args *out)
 {
 	bool any_pci = false;
 	bool operator_pci = eal_has(cfg, "-a") || eal_has(cfg, "--allow") ||
@@ -136,6 +137,15 @@ add_devices(const struct derper_config *cfg, struct ctl_eal_args *out)
 				rc |= push(out, "%s", "-a");
 				rc |= push(out, "%s", dev);
 			}
+		} else if (strncmp(dev, "net_af_xdp", 10) == 0 &&
+			   cfg->dataplane.ports[i].mode == CFG_PORT_SHARED &&
+			   !strstr(dev, "xdp_prog=") && host->xdp_prog) {
+			/* shared mode: only STUN to the socket, the rest to
+			 * the kernel (dataplane/xdp/stun_redirect.bpf.c) */
+			char arg[CFG_DEVICE_LEN + 16 + 1024];
+
+			snprintf(arg, sizeof(arg), "--vdev=%s,xdp_prog=%.1000s", dev, host->xdp_prog);
+			rc |= push(out, "%s", arg);
 		} else {
 			rc |= push(out, "--vdev=%s", dev);
 		}
@@ -173,7 +183,7 @@ ctl_eal_args_build(const struct derper_config *cfg,
 	if (rc == -EINVAL)
 		return rc;
 	rc |= add_lcores(cfg, host, out);
-	rc |= add_devices(cfg, out);
+	rc |= add_devices(cfg, host, out);
 	rc |= add_logging(cfg, out);
 	if (rc) {
 		snprintf(err, errlen, "too many EAL arguments (at most %d)",

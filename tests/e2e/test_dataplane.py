@@ -30,11 +30,13 @@ def tailscale_request(txid):
 class DataplaneTest(unittest.TestCase):
     MODE = None
     NET = None
+    NAME = None
+    DEVICE = "net_af_packet0,iface=%s,framecnt=4096"
 
     def setUp(self):
         if self.MODE is None:
             self.skipTest("base class")
-        self.name = "dp%s" % self.MODE[0]
+        self.name = self.NAME or "dp%s" % self.MODE[0]
         self.n = self.NET
         subprocess.run([TOPO, "up", self.name, str(self.n), self.MODE], check=True,
                        capture_output=True)
@@ -43,9 +45,9 @@ class DataplaneTest(unittest.TestCase):
         self.srv = "198.18.%d.1" % self.n
         gw = ' gateway = "198.18.%d.2";' % self.n if self.MODE == "exclusive" else ""
         conf = ('dataplane: { eal = [ "--file-prefix=%s" ];\n'
-                '  ports = ( { device = "net_af_packet0,iface=%s,framecnt=4096"; mode = "%s";'
+                '  ports = ( { device = "%s"; mode = "%s";'
                 ' address = "%s/24"; exception_iface = "%sk";%s } ); };\n'
-                % (self.name, self.srv_if, self.MODE, self.srv, self.name, gw))
+                % (self.name, self.DEVICE % self.srv_if, self.MODE, self.srv, self.name, gw))
         self.relay = Relay(conf=conf, netns=self.name + "-srv", listen=":0")
         self.addCleanup(self.relay.cleanup)
 
@@ -139,6 +141,31 @@ for i in range(%d):
 class SharedMode(DataplaneTest):
     MODE = "shared"
     NET = 10
+
+
+class SharedXdpMode(DataplaneTest):
+    """net_af_xdp in shared mode: the relay's XDP program sends UDP to the
+    STUN port to the AF_XDP socket and passes the rest to the kernel."""
+    MODE = "shared"
+    NET = 13
+    NAME = "dpx"
+    DEVICE = "net_af_xdp0,iface=%s"
+
+    def test_kernel_keeps_tcp_dpdk_gets_stun(self):
+        self.assertTrue(any("xdp_prog=" in l and "stun_redirect.bpf.o" in l
+                            for l in self.relay.lines))
+        link = subprocess.run(["ip", "netns", "exec", self.name + "-srv", "ip", "link", "show",
+                               self.srv_if], capture_output=True, text=True).stdout
+        self.assertIn("xdp", link)
+        r = self.cli("curl", "-sk", "-o", "/dev/null", "-w", "%{http_code}",
+                     "https://%s:%d/derp/probe" % (self.srv, self.relay.port))
+        self.assertEqual(r.stdout, "200", r.stderr)     # TCP: the kernel's
+        before = self.relay.telemetry("/derper/stats")
+        self.assertTrue(self.stun_answers(4))            # STUN: the dataplane's
+        after = self.relay.telemetry("/derper/stats")
+        self.assertGreater(after["stun_answered"], before["stun_answered"])
+        # the TCP connection never reached the dataplane
+        self.assertEqual(after["shared_other"], 0)
 
 
 class ExclusiveMode(DataplaneTest):

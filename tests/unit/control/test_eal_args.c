@@ -12,13 +12,15 @@
 static struct derper_config cfg;
 static struct ctl_eal_args args;
 static char err[256];
+static const char *xdp_prog;
 
 static char joined[4096];
 
 static const char *
 build(bool huge, int main_cpu)
 {
-	struct ctl_eal_host host = {.hugepages = huge, .main_cpu = main_cpu};
+	struct ctl_eal_host host = {.hugepages = huge, .main_cpu = main_cpu,
+				    .xdp_prog = xdp_prog};
 	size_t o = 0;
 
 	if (ctl_eal_args_build(&cfg, &host, &args, err, sizeof(err)))
@@ -126,7 +128,32 @@ test_is_pci(void)
 	CU_ASSERT(!ctl_eal_is_pci("0000:3b:02"));
 }
 
+/* Shared-mode net_af_xdp ports get the relay's XDP program, unless the
+ * operator named one; exclusive ports and other PMDs never. */
+static void
+test_xdp_program(void)
+{
+	cfg_defaults(&cfg);
+	cfg.dataplane.nb_ports = 3;
+	strcpy(cfg.dataplane.ports[0].device, "net_af_xdp0,iface=eth1");
+	cfg.dataplane.ports[0].mode = CFG_PORT_SHARED;
+	strcpy(cfg.dataplane.ports[1].device, "net_af_xdp1,iface=eth2,xdp_prog=/opt/mine.o");
+	cfg.dataplane.ports[1].mode = CFG_PORT_SHARED;
+	strcpy(cfg.dataplane.ports[2].device, "net_af_xdp2,iface=eth3");
+	cfg.dataplane.ports[2].mode = CFG_PORT_EXCLUSIVE;
+	xdp_prog = "/usr/local/bin/stun_redirect.bpf.o";
+	CU_ASSERT_PTR_NOT_NULL_FATAL(build(false, 0));
+	CU_ASSERT_PTR_NOT_NULL(strstr(joined,
+		"--vdev=net_af_xdp0,iface=eth1,xdp_prog=/usr/local/bin/stun_redirect.bpf.o "));
+	CU_ASSERT_PTR_NOT_NULL(strstr(joined, "--vdev=net_af_xdp1,iface=eth2,xdp_prog=/opt/mine.o "));
+	CU_ASSERT_PTR_NOT_NULL(strstr(joined, "--vdev=net_af_xdp2,iface=eth3 "));
+	xdp_prog = NULL;	/* not installed: DPDK's own program */
+	CU_ASSERT_PTR_NOT_NULL_FATAL(build(false, 0));
+	CU_ASSERT_PTR_NOT_NULL(strstr(joined, "--vdev=net_af_xdp0,iface=eth1 "));
+}
+
 static CU_TestInfo tests[] = {
+	{"the XDP program of shared net_af_xdp ports", test_xdp_program},
 	{"defaults without hugepages", test_defaults_without_hugepages},
 	{"defaults with hugepages", test_defaults_with_hugepages},
 	{"hugepages = require", test_require_hugepages},
