@@ -122,16 +122,24 @@ labels(struct prom *p, va_list ap)
 		put(p, "}");
 }
 
+/* "name{labels} " */
+static void
+sample_head(struct prom *p, const char *name, va_list ap)
+{
+	put(p, "%s", name);
+	labels(p, ap);
+	put(p, " ");
+}
+
 void
 prom_u64(struct prom *p, const char *name, uint64_t v, ...)
 {
 	va_list ap;
 
-	put(p, "%s", name);
 	va_start(ap, v);
-	labels(p, ap);
+	sample_head(p, name, ap);
 	va_end(ap);
-	put(p, " %llu\n", (unsigned long long)v);
+	put(p, "%llu\n", (unsigned long long)v);
 }
 
 static void
@@ -150,11 +158,9 @@ prom_double(struct prom *p, const char *name, double v, ...)
 {
 	va_list ap;
 
-	put(p, "%s", name);
 	va_start(ap, v);
-	labels(p, ap);
+	sample_head(p, name, ap);
 	va_end(ap);
-	put(p, " ");
 	put_double(p, v);
 	put(p, "\n");
 }

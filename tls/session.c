@@ -69,21 +69,30 @@ session_mark_dirty(struct tls_thread *t, struct session *s)
 	t->dirty = s;
 }
 
+/* Room for `need` bytes in a doubling buffer that starts at `first`. */
+static int
+grow(uint8_t **buf, uint32_t *cap, size_t need, uint32_t first)
+{
+	uint32_t c = *cap ? *cap : first;
+	uint8_t *n;
+
+	if (need <= *cap)
+		return 0;
+	while (c < need)
+		c *= 2;
+	n = realloc(*buf, c);
+	if (!n)
+		return -ENOMEM;
+	*buf = n;
+	*cap = c;
+	return 0;
+}
+
 static int
 out_append(struct session *s, const void *data, size_t len)
 {
-	if (s->out_len + len > s->out_cap) {
-		uint32_t cap = s->out_cap ? s->out_cap : 512;
-		uint8_t *n;
-
-		while (cap < s->out_len + len)
-			cap *= 2;
-		n = realloc(s->out, cap);
-		if (!n)
-			return -ENOMEM;
-		s->out = n;
-		s->out_cap = cap;
-	}
+	if (grow(&s->out, &s->out_cap, s->out_len + len, 512))
+		return -ENOMEM;
 	memcpy(s->out + s->out_len, data, len);
 	s->out_len += (uint32_t)len;
 	return 0;
@@ -678,19 +687,9 @@ hold(struct tls_thread *t, struct session *s, const uint8_t *buf, size_t len)
 		session_close(t, s, TLS_CLOSE_VERIFY_OVERLOAD);
 		return -1;
 	}
-	if (s->held_len + len > s->held_cap) {
-		uint32_t cap = s->held_cap ? s->held_cap : 4096;
-		uint8_t *n;
-
-		while (cap < s->held_len + len)
-			cap *= 2;
-		n = realloc(s->held, cap);
-		if (!n) {
-			session_close(t, s, TLS_CLOSE_NO_MEMORY);
-			return -1;
-		}
-		s->held = n;
-		s->held_cap = cap;
+	if (grow(&s->held, &s->held_cap, s->held_len + len, 4096)) {
+		session_close(t, s, TLS_CLOSE_NO_MEMORY);
+		return -1;
 	}
 	memcpy(s->held + s->held_len, buf, len);
 	s->held_len += (uint32_t)len;
