@@ -32,6 +32,7 @@ class DataplaneTest(unittest.TestCase):
     NET = None
     NAME = None
     DEVICE = "net_af_packet0,iface=%s,framecnt=4096"
+    EAL = ""
 
     def setUp(self):
         if self.MODE is None:
@@ -44,10 +45,11 @@ class DataplaneTest(unittest.TestCase):
         self.srv_if = self.name[:10] + "-s"
         self.srv = "198.18.%d.1" % self.n
         gw = ' gateway = "198.18.%d.2";' % self.n if self.MODE == "exclusive" else ""
-        conf = ('dataplane: { eal = [ "--file-prefix=%s" ];\n'
+        conf = ('dataplane: { eal = [ "--file-prefix=%s"%s ];\n'
                 '  ports = ( { device = "%s"; mode = "%s";'
                 ' address = "%s/24"; exception_iface = "%sk";%s } ); };\n'
-                % (self.name, self.DEVICE % self.srv_if, self.MODE, self.srv, self.name, gw))
+                % (self.name, self.EAL, self.DEVICE % self.srv_if, self.MODE, self.srv,
+                   self.name, gw))
         self.relay = Relay(conf=conf, netns=self.name + "-srv", listen=":0")
         self.addCleanup(self.relay.cleanup)
 
@@ -190,6 +192,71 @@ class ExclusiveMode(DataplaneTest):
                                 capture_output=True, text=True).stdout
         self.assertIn("default via 198.18.%d.2 dev %sk" % (self.n, self.name), routes)
         self.assertIn("198.18.%d.0/24 dev %sk" % (self.n, self.name), routes)
+
+
+STUN_MANY = r'''
+import select, socket, sys
+sys.path.insert(0, %r)
+from test_dataplane import tailscale_request
+socks = []
+for i in range(%d):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("0.0.0.0", 0))
+    socks.append(s)
+got = 0
+for rnd in range(%d):
+    for i, s in enumerate(socks):
+        s.sendto(tailscale_request(b"mq%%03d%%07d" %% (i, rnd)), (%r, 3478))
+    pend = set(socks)
+    while pend:
+        ready, _, _ = select.select(list(pend), [], [], 2)
+        if not ready:
+            break
+        for s in ready:
+            data, _ = s.recvfrom(2048)
+            assert data[:2] == b"\x01\x01", data.hex()
+            got += 1
+            pend.discard(s)
+print("answered %%d" %% got)
+'''
+
+
+class MultiLcore(DataplaneTest):
+    """Two dataplane lcores (placed through EAL: this machine has two CPUs,
+    so lcore 2 shares CPU 0 with the control thread), two queues on the
+    port: af_packet's fanout hashes flows over them as RSS would. Every
+    base test runs here too; this one checks the spread and the split of
+    work: STUN on both lcores, DERP forwarding only on the first."""
+    MODE = "exclusive"
+    NET = 15
+    NAME = "dpm"
+    DEVICE = "net_af_packet0,iface=%s,framecnt=4096,qpairs=2"
+    EAL = ', "--lcores", "0@0,1@1,2@0"'
+
+    def test_stun_spread_over_lcores_derp_on_one(self):
+        self.assertTrue(any("lcores=2" in l for l in self.relay.lines))
+        sources, rounds = 64, 4
+        r = self.cli("/usr/bin/python3", "-c", STUN_MANY % (
+            os.path.dirname(os.path.abspath(__file__)), sources, rounds, self.srv))
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("answered %d" % (sources * rounds), r.stdout)
+        r = self.cli(PROBE, "--insecure", "--count", "20",
+                     "https://%s:%d/derp" % (self.srv, self.relay.port), timeout=60)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        per = [self.relay.telemetry("/derper/lcore,%d" % i) for i in (0, 1)]
+        total = self.relay.telemetry("/derper/stats")
+        # 64 flows hashed over two queues: both get some (all on one
+        # queue would have probability 2^-63)
+        self.assertGreater(per[0]["stun_answered"], 0)
+        self.assertGreater(per[1]["stun_answered"], 0)
+        self.assertEqual(per[0]["stun_answered"] + per[1]["stun_answered"], sources * rounds)
+        self.assertEqual(total["stun_answered"], sources * rounds)
+        # one owner of the session table: lcore 0 forwards, lcore 1 never does
+        self.assertGreaterEqual(per[0]["derp_forwarded"], 20)
+        self.assertEqual(per[1]["derp_forwarded"], 0)
+        self.assertEqual(per[1]["sessions_up"], 0)
+        # TCP crossed the exception path (on whichever lcore its flow hashed to)
+        self.assertGreater(per[0]["exception_in"] + per[1]["exception_in"], 0)
 
 
 if __name__ == "__main__":
