@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
@@ -142,13 +143,18 @@ serve(const struct derper_config *cfg, ctl_rebuild_fn rebuild)
 {
 	const struct derper_config *live = cfg;
 
-	unsigned int ticks = 0;
+	struct timespec now, trimmed;
 
+	clock_gettime(CLOCK_MONOTONIC, &trimmed);
 	for (;;) {
 		/* TLS handshakes allocate and free tens of KiB each; give the
-		 * freed pages back so an idle relay's RSS is its live state */
-		if (++ticks % 10 == 0)
+		 * freed pages back every 10 s so an idle relay's RSS is its
+		 * live state (by the clock: a signal ends the wait early) */
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (now.tv_sec - trimmed.tv_sec >= 10) {
 			malloc_trim(0);
+			trimmed = now;
+		}
 		switch (ctl_signals_wait(1000)) {
 		case CTL_SIG_QUIT:
 			return live;

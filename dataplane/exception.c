@@ -106,6 +106,96 @@ dp_exception_iface_up(const char *iface, const char *cidr)
 }
 
 /* ------------------------------------------------------------------ */
+/* Keeping the kernel off an exclusive port's own interface             */
+
+static int
+sysctl_write(const char *path, const char *value)
+{
+	FILE *f = fopen(path, "we");
+	int rc = 0;
+
+	if (!f)
+		return -errno;
+	if (fputs(value, f) == EOF)
+		rc = -errno;
+	if (fclose(f) && rc == 0)
+		rc = -errno;
+	return rc;
+}
+
+static int
+sysctl_read_int(const char *path, int *v)
+{
+	FILE *f = fopen(path, "re");
+	int rc = 0;
+
+	if (!f)
+		return -errno;
+	if (fscanf(f, "%d", v) != 1)
+		rc = -EINVAL;
+	fclose(f);
+	return rc;
+}
+
+static int
+set_noarp(const char *iface)
+{
+	struct ifreq ifr;
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), rc = 0;
+
+	if (fd < 0)
+		return -errno;
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, IFNAMSIZ, "%s", iface);
+	if (ioctl(fd, SIOCGIFFLAGS, &ifr) == 0) {
+		ifr.ifr_flags |= IFF_NOARP;
+		if (ioctl(fd, SIOCSIFFLAGS, &ifr))
+			rc = -errno;
+	} else {
+		rc = -errno;
+	}
+	close(fd);
+	return rc;
+}
+
+void
+dp_exception_quiet_wire(const char *device)
+{
+	const char *p = strstr(device, ",iface=");
+	char iface[IFNAMSIZ], path[128];
+	int rc, all = 0;
+
+	if (!p)
+		return;		/* a PCI device: no kernel interface */
+	p += 7;
+	snprintf(iface, sizeof(iface), "%.*s", (int)strcspn(p, ","), p);
+	snprintf(path, sizeof(path), "/proc/sys/net/ipv4/conf/%s/rp_filter", iface);
+	rc = sysctl_write(path, "1");
+	if (rc == 0) {
+		snprintf(path, sizeof(path), "/proc/sys/net/ipv6/conf/%s/disable_ipv6", iface);
+		rc = sysctl_write(path, "1");
+		if (rc == -ENOENT)
+			rc = 0;		/* a kernel without IPv6 */
+	}
+	if (rc == 0)
+		rc = set_noarp(iface);
+	if (rc) {
+		LOG_WARN("port: cannot keep the kernel off the port's interface",
+			 "iface=%s error=\"%s\" hint=\"%s\"", iface, strerror(-rc),
+			 "the kernel may take TCP for the port's address on it as well, "
+			 "and answer twice: set rp_filter=1, arp off, disable_ipv6=1 on it");
+		return;
+	}
+	if (sysctl_read_int("/proc/sys/net/ipv4/conf/all/rp_filter", &all) == 0 && all == 2)
+		LOG_WARN("port: loose reverse-path filtering overrides the port's interface",
+			 "iface=%s hint=\"%s\"", iface,
+			 "net.ipv4.conf.all.rp_filter=2 lets the kernel take TCP arriving on it "
+			 "as well as through the exception interface; set all.rp_filter to 0 or 1");
+	LOG_INFO("port: kernel kept off the port's interface", "iface=%s rp_filter=1 arp=off ipv6=off",
+		 iface);
+}
+
+/* ------------------------------------------------------------------ */
 /* Policy routing for the exception interface (rtnetlink, startup only) */
 
 struct nlreq {

@@ -13,6 +13,18 @@
 int dp_exception_iface_up(const char *iface, const char *cidr);
 
 /*
+ * An exclusive port on a kernel interface (a device with "iface=":
+ * net_af_packet, net_af_xdp): the frames reach the kernel there too, and
+ * with the port's address on the exception interface of the same
+ * namespace the kernel would accept them (weak host model) besides the
+ * copy the exception path hands it: every TCP segment twice. Strict
+ * reverse-path filtering on the interface makes the kernel drop them
+ * there; ARP and IPv6 are turned off on it as well. Logs what it did or
+ * why it could not; never fatal.
+ */
+void dp_exception_quiet_wire(const char *device);
+
+/*
  * Policy routing for an exclusive port whose network is not the host's
  * default route (an SR-IOV VF beside the pod's cluster interface): "from
  * <address> lookup <table>", and in that table the port's network on the

@@ -146,6 +146,7 @@ setup_exception(struct dp_port *p, unsigned int idx, const struct cfg_port *cp,
 	rc = setup_queues(p->exc_id, p->exc_name, p->nb_queues, cfg, pool, &cksum);
 	if (rc)
 		return rc;
+	dp_exception_quiet_wire(cp->device);
 	rc = dp_exception_iface_up(p->exc_iface, cp->address);
 	if (rc == 0 && *cp->gateway)
 		rc = dp_exception_route(p->exc_iface, cp->address, cp->gateway, 100 + idx);

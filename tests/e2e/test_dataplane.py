@@ -174,13 +174,46 @@ class ExclusiveMode(DataplaneTest):
     MODE = "exclusive"
     NET = 11
 
+    def tcp_in_segs(self):
+        snmp = subprocess.run(["ip", "netns", "exec", self.name + "-srv", "cat",
+                               "/proc/net/snmp"], capture_output=True, text=True).stdout
+        head, vals = [l.split() for l in snmp.splitlines() if l.startswith("Tcp:")][:2]
+        return int(vals[head.index("InSegs")])
+
     def test_exception_path_carries_tcp(self):
+        """TCP reaches the TLS listener through the exception interface, and
+        only through it: the kernel does not also take the frames arriving
+        on the port's own interface (weak host model), which would make it
+        see every segment twice."""
+        sysctl = subprocess.run(["ip", "netns", "exec", self.name + "-srv", "sysctl", "-n",
+                                 "net.ipv4.conf.%s.rp_filter" % self.srv_if],
+                                capture_output=True, text=True).stdout.strip()
+        self.assertEqual(sysctl, "1")
+        self.assertTrue(any("kernel kept off the port's interface" in l for l in self.relay.lines))
+        segs0, exc0 = self.tcp_in_segs(), self.relay.telemetry("/derper/stats")["exception_in"]
         r = self.cli("curl", "-sk", "-o", "/dev/null", "-w", "%{http_code}",
                      "https://%s:%d/derp/probe" % (self.srv, self.relay.port))
         self.assertEqual(r.stdout, "200", r.stderr)
         stats = self.relay.telemetry("/derper/stats")
         self.assertGreater(stats["exception_in"], 0)
         self.assertGreater(stats["exception_out"], 0)
+        # every segment the kernel's TCP took came through the exception path
+        self.assertGreater(self.tcp_in_segs() - segs0, 0)
+        self.assertLessEqual(self.tcp_in_segs() - segs0, stats["exception_in"] - exc0)
+
+    def test_exception_tap_raises_no_signals(self):
+        """net_tap's Rx trigger stays off (the relay holds the real-time
+        signals), so the kernel does not signal the process for every frame
+        it writes into the exception interface: no tap fd is O_ASYNC."""
+        self.assertTrue(any("No Rx trigger signal available" in l for l in self.relay.lines))
+        pid = self.relay.proc.pid
+        taps = [fd for fd in os.listdir("/proc/%d/fd" % pid)
+                if os.readlink("/proc/%d/fd/%s" % (pid, fd)) == "/dev/net/tun"]
+        self.assertTrue(taps)
+        for fd in taps:
+            info = open("/proc/%d/fdinfo/%s" % (pid, fd)).read()
+            flags = int(re.search(r"flags:\s+([0-7]+)", info).group(1), 8)
+            self.assertEqual(flags & os.O_ASYNC, 0, "tap fd %s is O_ASYNC" % fd)
 
     def test_gateway_policy_route(self):
         """dataplane.ports.gateway: replies from the port's address go back
