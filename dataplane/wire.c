@@ -59,6 +59,10 @@ dp_wire_flush(struct dp_lcore *lc)
  * the same bytes is the stronger check, and the addresses are covered by
  * the IPv4 header checksum already verified. IPv6 is always verified.
  */
+static void answer_valid(struct dp_lcore *lc, const struct dp_rxq *q, struct rte_mbuf *m,
+			 uint8_t *frame, const struct dp_pkt *pk,
+			 const uint8_t txid[STUN_TXID_LEN]);
+
 static void
 answer(struct dp_lcore *lc, const struct dp_rxq *q, struct rte_mbuf *m,
        uint8_t *frame, const struct dp_pkt *pk, bool l4_ok)
@@ -66,7 +70,6 @@ answer(struct dp_lcore *lc, const struct dp_rxq *q, struct rte_mbuf *m,
 	uint8_t txid[STUN_TXID_LEN];
 	enum stun_verdict v;
 	bool fingerprinted;
-	size_t len;
 
 	v = stun_parse_request_fp(frame + pk->l4_off + 8, pk->payload_len,
 				  __atomic_load_n(&lc->tailscale_only, __ATOMIC_RELAXED),
@@ -83,6 +86,16 @@ answer(struct dp_lcore *lc, const struct dp_rxq *q, struct rte_mbuf *m,
 		rte_pktmbuf_free(m);
 		return;
 	}
+	answer_valid(lc, q, m, frame, pk, txid);
+}
+
+/* A valid request, classified and counted as STUN: rate limit, answer. */
+static void
+answer_valid(struct dp_lcore *lc, const struct dp_rxq *q, struct rte_mbuf *m,
+	     uint8_t *frame, const struct dp_pkt *pk, const uint8_t txid[STUN_TXID_LEN])
+{
+	size_t len;
+
 	if (lc->rl.slots &&
 	    !dp_ratelimit_allow(&lc->rl,
 				frame + pk->l2_len + (pk->family == 4 ? 12 : 8),
@@ -118,6 +131,7 @@ dp_wire_handle(struct dp_lcore *lc, const struct dp_rxq *q,
 	for (unsigned int i = 0; i < n; i++) {
 		struct rte_mbuf *m = pkts[i];
 		uint8_t *frame = rte_pktmbuf_mtod(m, uint8_t *);
+		uint8_t txid[STUN_TXID_LEN];
 		enum dp_class_reason why;
 		enum dp_class cls;
 		struct dp_pkt pk;
@@ -127,6 +141,13 @@ dp_wire_handle(struct dp_lcore *lc, const struct dp_rxq *q,
 
 		if (i + 1 < n)
 			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
+		if (likely(lc->stun_enabled) && m->nb_segs == 1 &&
+		    dp_classify_ts4(frame, m->data_len, lc->stun_port, &pk, txid)) {
+			/* Tailscale's request over IPv4: what nearly all are */
+			DP_COUNT(&lc->cnt, classes[DP_CR_STUN], 1);
+			answer_valid(lc, q, m, frame, &pk, txid);
+			continue;
+		}
 		cls = dp_classify(frame, m->data_len, lc->stun_port, true, &pk, &why);
 		if (cls == DP_CLASS_STUN && lc->stun_enabled) {
 			if (unlikely(m->nb_segs > 1)) {
