@@ -91,7 +91,7 @@ struct cfg_origin {
 };
 
 /* Number of rows in the key table; checked against the table at start. */
-#define CFG_NB_KEYS 62
+#define CFG_NB_KEYS 64
 
 struct derper_config {
 	char hostname[CFG_HOST_LEN];
@@ -168,6 +168,8 @@ struct derper_config {
 		char lcores[CFG_LCORES_LEN];
 		int64_t tls_threads;
 		int64_t idle;		/* enum cfg_idle */
+		int64_t spin_us;	/* adaptive: spin before a nap */
+		int64_t nap_us;		/* adaptive: a nap while ports are polled */
 		int64_t hugepages;	/* enum cfg_hugepages */
 		int64_t memory_mb;
 		int64_t mbufs;

@@ -126,7 +126,7 @@ create_lcores(const struct derper_config *cfg)
 		lc->index = i;
 		lc->forwarder = i == 0;
 		lc->adaptive = cfg->dataplane.idle == CFG_IDLE_ADAPTIVE;
-		lc->spin_tsc = rte_get_tsc_hz() / 20000;	/* 50 us */
+		lc->spin_tsc = rte_get_tsc_hz() / 1000000 * (uint64_t)cfg->dataplane.spin_us;
 		/* no ports yet: sleep until kicked (or 1 s to re-check) */
 		lc->nap_ns = 1000000000ULL;
 		lc->pool = dp.pool;
@@ -197,7 +197,8 @@ wire_lcores(const struct derper_config *cfg)
 				return -ENOSPC;
 		}
 		if (lc->nb_rxq)
-			lc->nap_ns = 100000;	/* ports have no rx interrupts here */
+			/* ports have no rx interrupts here: nap, then poll */
+			lc->nap_ns = 1000ULL * (uint64_t)cfg->dataplane.nap_us;
 		if (lc->nb_rxq && cfg->stun.rate_limit_pps) {
 			lc->rl_slots = rte_zmalloc_socket("dp_rl", sizeof(*lc->rl_slots) * DP_RL_SLOTS,
 							  64, (int)rte_lcore_to_socket_id(lc->lcore_id));
@@ -281,9 +282,16 @@ dp_init(const struct derper_config *cfg, unsigned int nb_tls,
 	if (rc)
 		return rc;
 	dp_telemetry_register();
-	LOG_INFO("dataplane: ready", "lcores=%u tls_threads=%u mbufs=%lld ring_size=%lld",
-		 dp.nb_lcores, dp.nb_tls, (long long)cfg->dataplane.mbufs,
-		 (long long)cfg->dataplane.ring_size);
+	if (cfg->dataplane.idle == CFG_IDLE_ADAPTIVE)
+		LOG_INFO("dataplane: ready", "lcores=%u tls_threads=%u mbufs=%lld ring_size=%lld "
+			 "idle=adaptive spin_us=%lld nap_us=%lld",
+			 dp.nb_lcores, dp.nb_tls, (long long)cfg->dataplane.mbufs,
+			 (long long)cfg->dataplane.ring_size, (long long)cfg->dataplane.spin_us,
+			 (long long)cfg->dataplane.nap_us);
+	else
+		LOG_INFO("dataplane: ready", "lcores=%u tls_threads=%u mbufs=%lld ring_size=%lld "
+			 "idle=poll", dp.nb_lcores, dp.nb_tls, (long long)cfg->dataplane.mbufs,
+			 (long long)cfg->dataplane.ring_size);
 	return 0;
 }
 
