@@ -117,7 +117,10 @@ answer_valid(struct dp_lcore *lc, const struct dp_rxq *q, struct rte_mbuf *m,
 	tx_one(lc, q->port, m);
 }
 
-void
+/* flatten: the STUN fast path's callees (fused classifier, FINGERPRINT,
+ * answer, tx buffering) live in other files; inlined here they cost the
+ * capacity bench 6-8 % less per frame (tests/bench/run-stun). */
+__attribute__((flatten)) void
 dp_wire_handle(struct dp_lcore *lc, const struct dp_rxq *q,
 	       struct rte_mbuf **pkts, unsigned int n)
 {
