@@ -64,8 +64,9 @@ set_v6(const char *iface, const struct cfg_cidr *c)
 	return rc;
 }
 
+/* Set `flag` (IFF_UP, IFF_NOARP) on an interface: 0 or -errno. */
 static int
-set_up(const char *iface)
+set_flag(const char *iface, short flag)
 {
 	struct ifreq ifr;
 	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), rc = 0;
@@ -75,7 +76,7 @@ set_up(const char *iface)
 	memset(&ifr, 0, sizeof(ifr));
 	snprintf(ifr.ifr_name, IFNAMSIZ, "%s", iface);
 	if (ioctl(fd, SIOCGIFFLAGS, &ifr) == 0) {
-		ifr.ifr_flags |= IFF_UP;
+		ifr.ifr_flags |= flag;
 		if (ioctl(fd, SIOCSIFFLAGS, &ifr))
 			rc = -errno;
 	} else {
@@ -94,7 +95,7 @@ dp_exception_iface_up(const char *iface, const char *cidr)
 
 	if (cfg_cidr_parse(cidr, &c, err, sizeof(err)))
 		return -EINVAL;	/* validated at load; cannot happen */
-	rc = set_up(iface);
+	rc = set_flag(iface, IFF_UP);
 	if (rc == 0)
 		rc = c.family == AF_INET ? set_v4(iface, &c) : set_v6(iface, &c);
 	if (rc)
@@ -137,27 +138,6 @@ sysctl_read_int(const char *path, int *v)
 	return rc;
 }
 
-static int
-set_noarp(const char *iface)
-{
-	struct ifreq ifr;
-	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), rc = 0;
-
-	if (fd < 0)
-		return -errno;
-	memset(&ifr, 0, sizeof(ifr));
-	snprintf(ifr.ifr_name, IFNAMSIZ, "%s", iface);
-	if (ioctl(fd, SIOCGIFFLAGS, &ifr) == 0) {
-		ifr.ifr_flags |= IFF_NOARP;
-		if (ioctl(fd, SIOCSIFFLAGS, &ifr))
-			rc = -errno;
-	} else {
-		rc = -errno;
-	}
-	close(fd);
-	return rc;
-}
-
 void
 dp_exception_quiet_wire(const char *device)
 {
@@ -178,7 +158,7 @@ dp_exception_quiet_wire(const char *device)
 			rc = 0;		/* a kernel without IPv6 */
 	}
 	if (rc == 0)
-		rc = set_noarp(iface);
+		rc = set_flag(iface, IFF_NOARP);
 	if (rc) {
 		LOG_WARN("port: cannot keep the kernel off the port's interface",
 			 "iface=%s error=\"%s\" hint=\"%s\"", iface, strerror(-rc),
