@@ -52,43 +52,6 @@ dp_wire_flush(struct dp_lcore *lc)
 	}
 }
 
-/*
- * A STUN-classified frame: answer it in place, or drop with a reason.
- * The UDP checksum is verified here, after the STUN message, and skipped
- * for IPv4 when the message carried a valid FINGERPRINT: a CRC-32 over
- * the same bytes is the stronger check, and the addresses are covered by
- * the IPv4 header checksum already verified. IPv6 is always verified.
- */
-static void answer_valid(struct dp_lcore *lc, const struct dp_rxq *q, struct rte_mbuf *m,
-			 uint8_t *frame, const struct dp_pkt *pk,
-			 const uint8_t txid[STUN_TXID_LEN]);
-
-static void
-answer(struct dp_lcore *lc, const struct dp_rxq *q, struct rte_mbuf *m,
-       uint8_t *frame, const struct dp_pkt *pk, bool l4_ok)
-{
-	uint8_t txid[STUN_TXID_LEN];
-	enum stun_verdict v;
-	bool fingerprinted;
-
-	v = stun_parse_request_fp(frame + pk->l4_off + 8, pk->payload_len,
-				  __atomic_load_n(&lc->tailscale_only, __ATOMIC_RELAXED),
-				  txid, &fingerprinted);
-	if (!l4_ok && !(fingerprinted && pk->family == 4) &&
-	    unlikely(!dp_udp_checksum_ok(frame, pk))) {
-		DP_COUNT(&lc->cnt, classes[DP_CR_BAD_CHECKSUM], 1);
-		rte_pktmbuf_free(m);
-		return;
-	}
-	DP_COUNT(&lc->cnt, classes[DP_CR_STUN], 1);
-	if (unlikely(v != STUN_OK)) {
-		DP_COUNT(&lc->cnt, stun_drops[v], 1);
-		rte_pktmbuf_free(m);
-		return;
-	}
-	answer_valid(lc, q, m, frame, pk, txid);
-}
-
 /* A valid request, classified and counted as STUN: rate limit, answer. */
 static void
 answer_valid(struct dp_lcore *lc, const struct dp_rxq *q, struct rte_mbuf *m,
@@ -115,6 +78,39 @@ answer_valid(struct dp_lcore *lc, const struct dp_rxq *q, struct rte_mbuf *m,
 	m->ol_flags = 0;
 	DP_COUNT(&lc->cnt, stun_answered, 1);
 	tx_one(lc, q->port, m);
+}
+
+/*
+ * A STUN-classified frame: answer it in place, or drop with a reason.
+ * The UDP checksum is verified here, after the STUN message, and skipped
+ * for IPv4 when the message carried a valid FINGERPRINT: a CRC-32 over
+ * the same bytes is the stronger check, and the addresses are covered by
+ * the IPv4 header checksum already verified. IPv6 is always verified.
+ */
+static void
+answer(struct dp_lcore *lc, const struct dp_rxq *q, struct rte_mbuf *m,
+       uint8_t *frame, const struct dp_pkt *pk, bool l4_ok)
+{
+	uint8_t txid[STUN_TXID_LEN];
+	enum stun_verdict v;
+	bool fingerprinted;
+
+	v = stun_parse_request_fp(frame + pk->l4_off + 8, pk->payload_len,
+				  __atomic_load_n(&lc->tailscale_only, __ATOMIC_RELAXED),
+				  txid, &fingerprinted);
+	if (!l4_ok && !(fingerprinted && pk->family == 4) &&
+	    unlikely(!dp_udp_checksum_ok(frame, pk))) {
+		DP_COUNT(&lc->cnt, classes[DP_CR_BAD_CHECKSUM], 1);
+		rte_pktmbuf_free(m);
+		return;
+	}
+	DP_COUNT(&lc->cnt, classes[DP_CR_STUN], 1);
+	if (unlikely(v != STUN_OK)) {
+		DP_COUNT(&lc->cnt, stun_drops[v], 1);
+		rte_pktmbuf_free(m);
+		return;
+	}
+	answer_valid(lc, q, m, frame, pk, txid);
 }
 
 /* flatten: the STUN fast path's callees (fused classifier, FINGERPRINT,
