@@ -12,8 +12,12 @@ cd "$(dirname "$0")"
 PKGS=(meson ninja-build pkg-config gcc libdpdk-dev dpdk libssl-dev openssl
       libsodium-dev libconfig-dev libcunit1-dev libjansson-dev
       libcurl4-openssl-dev python3-nacl python3-websockets curl iproute2
-      coturn clang-14 libclang-rt-14-dev gnutls-bin pebble sslscan
+      ethtool coturn clang-14 libclang-rt-14-dev gnutls-bin pebble sslscan
       prometheus python3-prometheus-client shellcheck)
+# Commands the k8s suite runs that a machine may already have from another
+# source (NodeSource's nodejs brings its own npm): installed from Debian
+# only when the command is missing.
+CMD_PKGS=(node:nodejs npm:npm)
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
@@ -21,6 +25,9 @@ deps() {
 	local missing=()
 	for p in "${PKGS[@]}"; do
 		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+	done
+	for cp in "${CMD_PKGS[@]}"; do
+		command -v "${cp%%:*}" >/dev/null || missing+=("${cp#*:}")
 	done
 	[ ${#missing[@]} -eq 0 ] && return 0
 	log "installing: ${missing[*]}"
@@ -31,6 +38,21 @@ deps() {
 	# only promtool is wanted from Debian's prometheus: no server left running
 	if printf '%s\n' "${missing[@]}" | grep -qx prometheus && command -v systemctl >/dev/null; then
 		$sudo systemctl disable --now prometheus >/dev/null 2>&1 || true
+	fi
+}
+
+# kubectl renders the k8s overlays (kustomize components need kubectl >= 1.21);
+# Debian 12's kubernetes-client is 1.20, so it is not installed from there.
+check_kubectl() {
+	local v
+	if ! v=$(kubectl version --client -o json 2>/dev/null); then
+		log "kubectl >= 1.21 is not installed: the k8s suite renders k8s/ with 'kubectl kustomize' and will fail"
+		return 1
+	fi
+	v=$(sed -n 's/.*"minor": *"\([0-9]*\).*/\1/p' <<<"$v" | head -1)
+	if [ "${v:-0}" -lt 21 ]; then
+		log "kubectl 1.$v is too old for kustomize components (>= 1.21): the k8s suite will fail"
+		return 1
 	fi
 }
 
@@ -65,11 +87,10 @@ MSG
 
 cmd_test() {
 	deps
+	check_kubectl || true
 	# every test must pass without hugepages too: the suites use --no-huge
 	build build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dwerror=true -Dtests=true
-	export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
-	export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
-	export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$PWD/tests/lsan.supp}
+	# sanitizer options: the default test setup in tests/meson.build
 	log "unit, dpdk, e2e and k8s suites under ASan+UBSan"
 	meson test -C build-asan --print-errorlogs --num-processes 2 "$@"
 }

@@ -23,10 +23,6 @@ PEBBLE = "/usr/bin/pebble"
 CHALLTESTSRV = "/usr/bin/pebble-challtestsrv"
 
 
-def available():
-    return os.path.exists(PEBBLE) and os.path.exists(CHALLTESTSRV)
-
-
 def free_port():
     s = socket.socket()
     s.bind(("127.0.0.1", 0))

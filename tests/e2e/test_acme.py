@@ -22,6 +22,7 @@ import acme_env  # noqa: E402
 from acme_env import Netns, Pebble  # noqa: E402
 from derpclient import Client  # noqa: E402
 from relay import Relay  # noqa: E402
+from tools import needs  # noqa: E402
 
 HOST = "derp1.example.test"
 SSLSCAN = "/usr/bin/sslscan"
@@ -36,7 +37,7 @@ def leaf_sha256(ip, port=443):
             return hashlib.sha256(t.getpeercert(binary_form=True)).hexdigest()
 
 
-@unittest.skipUnless(acme_env.available(), "pebble not installed")
+@needs(acme_env.PEBBLE, acme_env.CHALLTESTSRV, package="pebble")
 class AcmeTest(unittest.TestCase):
     subnet = 80
 
@@ -213,7 +214,7 @@ class AcmeTest(unittest.TestCase):
         relay.stop()
         relay.assert_clean()
 
-    @unittest.skipUnless(os.path.exists(SSLSCAN), "sslscan not installed")
+    @needs(SSLSCAN, package="sslscan")
     def test_sslscan_no_old_protocols_no_weak_ciphers(self):
         self.start_pebble()
         relay = self.start_relay()

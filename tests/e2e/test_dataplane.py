@@ -137,7 +137,7 @@ for i in range(%d):
 
     def tearDown(self):
         if self.relay.proc and self.relay.proc.poll() is None:
-            self.assertEqual(self.relay.stop(), 0)
+            self.assertEqual(self.relay.stop(), 0, self.relay.log()[-4000:])
             self.relay.assert_clean()
 
 

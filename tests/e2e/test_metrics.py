@@ -15,6 +15,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 from acme_env import free_port  # noqa: E402
 from derpclient import Client  # noqa: E402
 from relay import Relay  # noqa: E402
+from tools import needs  # noqa: E402
 
 PROMTOOL = "/usr/bin/promtool"
 
@@ -59,7 +60,7 @@ class MetricsTest(unittest.TestCase):
         self.assertEqual(ctype, "text/plain; version=0.0.4; charset=utf-8")
         return body
 
-    @unittest.skipUnless(os.path.exists(PROMTOOL), "prometheus (promtool) not installed")
+    @needs(PROMTOOL, package="prometheus")
     def test_promtool_clean(self):
         a = Client("127.0.0.1", self.relay.port)
         b = Client("127.0.0.1", self.relay.port)

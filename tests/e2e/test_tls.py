@@ -17,6 +17,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 from acme_env import free_port  # noqa: E402
 from derpclient import Client  # noqa: E402
 from relay import Relay  # noqa: E402
+from tools import needs  # noqa: E402
 
 GNUTLS = "/usr/bin/gnutls-cli"
 
@@ -54,7 +55,7 @@ class TlsRecordTest(unittest.TestCase):
         cls.relay.assert_clean()
         cls.relay.cleanup()
 
-    @unittest.skipUnless(os.path.exists(GNUTLS), "gnutls-bin not installed")
+    @needs(GNUTLS, package="gnutls-bin")
     def test_gnutls_key_updates(self):
         before = self.relay.telemetry("/derper/tls")
         # ^rekey^: KeyUpdate asking for ours; ^rekey1^: only GnuTLS's key
@@ -69,7 +70,7 @@ class TlsRecordTest(unittest.TestCase):
         self.assertEqual(c["close_tls_record"], before["close_tls_record"])
         self.assertGreater(c["tls13_records"], before["tls13_records"])
 
-    @unittest.skipUnless(os.path.exists(GNUTLS), "gnutls-bin not installed")
+    @needs(GNUTLS, package="gnutls-bin")
     def test_gnutls_every_suite(self):
         for cipher in ("AES-128-GCM", "AES-256-GCM", "CHACHA20-POLY1305"):
             with self.subTest(cipher=cipher):
