@@ -10,34 +10,25 @@
 #include <unistd.h>
 
 #include <jansson.h>
+#include <malloc.h>
+#include <pthread.h>
+#include <sodium.h>
 
 #include "tls/handshake.h"
 #include "tls/keyfile.h"
 
 enum { KEYFILE_MAX = 64 << 10 };
 
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int
 tls_hex_decode(const char *hex, size_t n, uint8_t *out)
 {
-	for (size_t i = 0; i < n; i++) {
-		int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
+	size_t got = 0;
+	const char *end = NULL;
 
-		if (hi < 0 || lo < 0)
-			return -EINVAL;
-		out[i] = (uint8_t)(hi << 4 | lo);
-	}
+	/* libsodium's decoder runs in constant time: these are keys */
+	if (sodium_hex2bin(out, n, hex, 2 * n, NULL, &got, &end) || got != n ||
+	    end != hex + 2 * n)
+		return -EINVAL;
 	return 0;
 }
 
@@ -52,13 +43,7 @@ tls_key_from_hex(const char *hex, size_t len, uint8_t key[DERP_KEY_LEN])
 void
 tls_key_hex(const uint8_t key[DERP_KEY_LEN], char out[65])
 {
-	static const char digits[] = "0123456789abcdef";
-
-	for (int i = 0; i < DERP_KEY_LEN; i++) {
-		out[2 * i] = digits[key[i] >> 4];
-		out[2 * i + 1] = digits[key[i] & 15];
-	}
-	out[64] = '\0';
+	sodium_bin2hex(out, 65, key, DERP_KEY_LEN);
 }
 
 void
@@ -79,16 +64,39 @@ tls_key_short(const uint8_t key[DERP_KEY_LEN], char out[8])
 	out[7] = '\0';
 }
 
+/* Jansson copies the key file's text into its lexer and string values;
+ * every block it frees is wiped first, so no copy of the key outlives the
+ * parse. Installed once, before any thread but the caller uses jansson
+ * (the key file is read at start-up), and harmless for everyone else. */
+void
+tls_json_wipe_free(void *p)
+{
+	if (p) {
+		sodium_memzero(p, malloc_usable_size(p));
+		free(p);
+	}
+}
+
+static pthread_once_t json_once = PTHREAD_ONCE_INIT;
+
+static void
+json_wipe_install(void)
+{
+	json_set_alloc_funcs(malloc, tls_json_wipe_free);
+}
+
 int
 tls_keyfile_parse(const char *text, size_t len, uint8_t priv[DERP_KEY_LEN],
 		  char *err, size_t errlen)
 {
 	json_error_t jerr;
-	json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
-	json_t *v = NULL;
+	json_t *root;
+	json_t *v, *found = NULL;
 	const char *k, *s;
 	int rc = -EINVAL;
 
+	pthread_once(&json_once, json_wipe_install);
+	root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!root) {
 		snprintf(err, errlen, "not JSON: %s (line %d)", jerr.text, jerr.line);
 		return -EINVAL;
@@ -97,15 +105,18 @@ tls_keyfile_parse(const char *text, size_t len, uint8_t priv[DERP_KEY_LEN],
 		snprintf(err, errlen, "not a JSON object");
 		goto out;
 	}
+	/* the loop leaves v at the last member: only a match counts */
 	json_object_foreach(root, k, v) {
-		if (strcasecmp(k, "PrivateKey") == 0)
+		if (strcasecmp(k, "PrivateKey") == 0) {
+			found = v;
 			break;
+		}
 	}
-	if (!v) {
+	if (!found) {
 		snprintf(err, errlen, "no \"PrivateKey\" field");
 		goto out;
 	}
-	s = json_string_value(v);
+	s = json_string_value(found);
 	if (!s || strncmp(s, "privkey:", 8) != 0 ||
 	    tls_key_from_hex(s + 8, strlen(s + 8), priv)) {
 		snprintf(err, errlen,

@@ -41,6 +41,10 @@ int tls_mesh_key_parse(const char *text, size_t len, uint8_t key[DERP_KEY_LEN],
 int tls_mesh_key_load(const char *path, uint8_t key[DERP_KEY_LEN], char *err,
 		      size_t errlen);
 
+/* jansson's free function while key files are parsed: wipes the block
+ * (all of it, malloc_usable_size) before free(). Exposed for its test. */
+void tls_json_wipe_free(void *p);
+
 /* mkdir -p: create `dir` and its missing parents with `mode`. 0 or -errno. */
 int tls_mkdir_p(const char *dir, mode_t mode);
 

@@ -7,6 +7,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "tests/lib/harness.h"
 #include "tls/handshake.h"
 #include "tls/keyfile.h"
@@ -39,6 +41,38 @@ test_parse(void)
 	CU_ASSERT_STRING_EQUAL(err, "\"PrivateKey\" is all zero");
 	CU_ASSERT_EQUAL(tls_keyfile_parse("{\"PrivateKey\": 5}", 17, k, err, sizeof(err)), -EINVAL);
 	CU_ASSERT_EQUAL(tls_keyfile_parse("{\"PrivateKey\":\"privkey:1\"} x", 28, k, err, sizeof(err)), -EINVAL);
+}
+
+/* A key must come from the PrivateKey member, not from whichever string
+ * member happens to be last. */
+static void
+test_other_member_not_a_key(void)
+{
+	uint8_t k[32];
+	const char *other = "{\"x\":\"privkey:"
+			    "109791e39c378772ed21e69f7f76694e75cce0a3a990131cdf18acdd8525556e\"}";
+	const char *after = "{\"PrivateKey\":5,\"x\":\"privkey:"
+			    "109791e39c378772ed21e69f7f76694e75cce0a3a990131cdf18acdd8525556e\"}";
+
+	CU_ASSERT_EQUAL(tls_keyfile_parse(other, strlen(other), k, err, sizeof(err)), -EINVAL);
+	CU_ASSERT_STRING_EQUAL(err, "no \"PrivateKey\" field");
+	CU_ASSERT_EQUAL(tls_keyfile_parse(after, strlen(after), k, err, sizeof(err)), -EINVAL);
+}
+
+/* Jansson's copies of the key are wiped when it frees them. */
+static void
+test_json_copies_wiped(void)
+{
+	const char *good = "{\"PrivateKey\": \"privkey:"
+			   "109791e39c378772ed21e69f7f76694e75cce0a3a990131cdf18acdd8525556e\"}";
+	json_malloc_t m = NULL;
+	json_free_t f = NULL;
+	uint8_t k[32];
+
+	CU_ASSERT_EQUAL(tls_keyfile_parse(good, strlen(good), k, err, sizeof(err)), 0);
+	json_get_alloc_funcs(&m, &f);
+	CU_ASSERT_PTR_EQUAL(f, tls_json_wipe_free);
+	tls_json_wipe_free(NULL);
 }
 
 static void
@@ -131,6 +165,8 @@ test_mesh_key(void)
 
 static CU_TestInfo tests[] = {
 	{"parse derper's key file", test_parse},
+	{"another member holding a key is not the key", test_other_member_not_a_key},
+	{"jansson wipes what it frees", test_json_copies_wiped},
 	{"create 0600, reload same key, refuse world-readable", test_create_and_reload},
 	{"short form and hex", test_short_and_hex},
 	{"mesh key: parse, file mode, symlink", test_mesh_key},
