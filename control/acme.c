@@ -69,7 +69,8 @@ static struct acme {
 	struct acme_directory dir;
 	char nonce[256];
 
-	/* state for /derper/acme; written by the thread under lock */
+	/* state for /derper/acme and /metrics: written by the thread only
+	 * under lock (it reads its own writes without); others read under lock */
 	pthread_mutex_t lock;
 	time_t not_after, not_before, next_attempt;
 	unsigned int failures;
@@ -210,9 +211,9 @@ load_or_create_account(char *err, size_t errlen)
 		struct stat st;
 
 		/* as the server key: a private key others can read is refused */
-		if (fstat(fileno(f), &st) == 0 && (st.st_mode & S_IROTH)) {
+		if (fstat(fileno(f), &st) == 0 &&
+		    tls_secret_mode_check(path, &st, err, errlen)) {
 			fclose(f);
-			snprintf(err, errlen, "%s is readable by others (chmod 600 it)", path);
 			return NULL;
 		}
 		k = PEM_read_PrivateKey(f, NULL, NULL, NULL);
@@ -819,11 +820,11 @@ acme_main(void *arg)
 		}
 		if (acme.failures)
 			at = acme.next_attempt;		/* backing off */
+		pthread_mutex_lock(&acme.lock);
 		if (atomic_exchange(&acme.renew_now, 0)) {
 			at = now;			/* asked for */
 			acme.failures = 0;
 		}
-		pthread_mutex_lock(&acme.lock);
 		acme.next_attempt = at;
 		pthread_mutex_unlock(&acme.lock);
 		if (at > now) {
@@ -839,9 +840,9 @@ acme_main(void *arg)
 		if (order(err, sizeof(err)) == 0) {
 			char ign[128];
 
-			acme.failures = 0;
 			publish(NULL, NULL, ign, sizeof(ign));	/* the new certificate */
 			pthread_mutex_lock(&acme.lock);
+			acme.failures = 0;
 			acme.last_error[0] = '\0';
 			pthread_mutex_unlock(&acme.lock);
 			LOG_INFO("acme: certificate issued", "hostname=\"%s\" not_after=%lld",
@@ -859,11 +860,11 @@ acme_main(void *arg)
 			back += jitter(back / 10 + 1);
 			if (acme.server_wait_s > back && acme.server_wait_s < 7 * 86400)
 				back = acme.server_wait_s;
-			acme.failures++;
 			/* challenge material off, the current certificate stays */
 			publish(NULL, NULL, ign, sizeof(ign));
 			acme.nonce[0] = '\0';
 			pthread_mutex_lock(&acme.lock);
+			acme.failures++;
 			acme.next_attempt = time(NULL) + back;
 			snprintf(acme.last_error, sizeof(acme.last_error), "%s", err);
 			pthread_mutex_unlock(&acme.lock);

@@ -268,18 +268,48 @@ needs_new(const char *crt_path, const char *host)
 	return renew;
 }
 
+/* The private key of a pair; as every key file, not readable by others. */
+static int
+load_key(SSL_CTX *ctx, const char *path, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "r");
+	EVP_PKEY *k = NULL;
+	struct stat st;
+	int rc = -EINVAL;
+
+	if (!f) {
+		snprintf(err, errlen, "cannot load key %s: %s", path, strerror(errno));
+		return -errno;
+	}
+	if (fstat(fileno(f), &st) == 0 &&
+	    tls_secret_mode_check(path, &st, err, errlen)) {
+		rc = -EPERM;
+		goto out;
+	}
+	k = PEM_read_PrivateKey(f, NULL, NULL, NULL);
+	if (!k || SSL_CTX_use_PrivateKey(ctx, k) != 1)
+		ssl_error(err, errlen, "cannot load key", path);
+	else
+		rc = 0;
+out:
+	EVP_PKEY_free(k);
+	fclose(f);
+	return rc;
+}
+
 static int
 load_pair(SSL_CTX *ctx, const char *crt, const char *key, char *err,
 	  size_t errlen)
 {
+	int rc;
+
 	if (SSL_CTX_use_certificate_chain_file(ctx, crt) != 1) {
 		ssl_error(err, errlen, "cannot load certificate", crt);
 		return -EINVAL;
 	}
-	if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1) {
-		ssl_error(err, errlen, "cannot load key", key);
-		return -EINVAL;
-	}
+	rc = load_key(ctx, key, err, errlen);
+	if (rc)
+		return rc;
 	if (SSL_CTX_check_private_key(ctx) != 1) {
 		ssl_error(err, errlen, "key does not match certificate", key);
 		return -EINVAL;

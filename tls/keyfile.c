@@ -204,6 +204,18 @@ out:
 	return rc;
 }
 
+int
+tls_secret_mode_check(const char *path, const struct stat *st, char *err,
+		      size_t errlen)
+{
+	if (!(st->st_mode & S_IROTH))
+		return 0;
+	snprintf(err, errlen,
+		 "%s is readable by every user (mode %03o): run chmod 600 %s",
+		 path, (unsigned int)(st->st_mode & 0777), path);
+	return -EPERM;
+}
+
 /* Read a small secret file whole (symlinks followed, as Kubernetes mounts
  * secrets); a file readable by every user is refused. The caller frees
  * and wipes *out. Returns 0 or -errno with the reason in err. */
@@ -227,10 +239,7 @@ read_secret(const char *path, char **out, size_t *len, char *err,
 		close(fd);
 		return -EINVAL;
 	}
-	if (st.st_mode & S_IROTH) {
-		snprintf(err, errlen,
-			 "%s is readable by every user (mode %03o): run chmod 600 %s",
-			 path, (unsigned int)(st.st_mode & 0777), path);
+	if (tls_secret_mode_check(path, &st, err, errlen)) {
 		close(fd);
 		return -EPERM;
 	}

@@ -45,6 +45,13 @@ int tls_mesh_key_load(const char *path, uint8_t key[DERP_KEY_LEN], char *err,
  * (all of it, malloc_usable_size) before free(). Exposed for its test. */
 void tls_json_wipe_free(void *p);
 
+/* A private key file may not be readable by every user (the server key,
+ * the mesh key, the TLS and ACME account keys): 0, or -EPERM with the
+ * reason and the fix in err. st: the file's fstat. */
+struct stat;
+int tls_secret_mode_check(const char *path, const struct stat *st, char *err,
+			  size_t errlen);
+
 /* mkdir -p: create `dir` and its missing parents with `mode`. 0 or -errno. */
 int tls_mkdir_p(const char *dir, mode_t mode);
 

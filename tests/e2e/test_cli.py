@@ -19,7 +19,8 @@ PROBE = os.environ.get("DERPPROBE_BIN", os.path.join(os.path.dirname(BIN), "derp
 def run(args, env=None, **kw):
     e = {k: v for k, v in os.environ.items() if not k.startswith("DERP_")}
     e.update(env or {})
-    return subprocess.run([BIN] + args, capture_output=True, text=True, env=e, timeout=60, **kw)
+    kw.setdefault("timeout", 60)
+    return subprocess.run([BIN] + args, capture_output=True, text=True, env=e, **kw)
 
 
 class CliTest(unittest.TestCase):
@@ -77,6 +78,27 @@ class CliTest(unittest.TestCase):
         r = run(["--config", path])
         self.assertEqual(r.returncode, 1)
         self.assertIn("/proc/derper-no", r.stderr)
+
+    def test_manual_key_readable_by_all_refused(self):
+        """cert.mode manual: a TLS key file every user can read is refused
+        at start, as the server and ACME account keys are."""
+        d = tempfile.mkdtemp(prefix="derper-manual-")
+        self.addCleanup(subprocess.run, ["rm", "-rf", d])
+        key, crt = os.path.join(d, "127.0.0.1.key"), os.path.join(d, "127.0.0.1.crt")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                        "ec_paramgen_curve:P-256", "-nodes", "-days", "2", "-subj",
+                        "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                        "-keyout", key, "-out", crt], check=True, capture_output=True)
+        path = self.write('hostname = "127.0.0.1";\nlisten = "127.0.0.1:0";\nhttp_port = -1;\n'
+                          'key_file = "%s/derper.key";\ncert: { mode = "manual"; dir = "%s"; };\n'
+                          'metrics: { listen = ""; };\n' % (d, d))
+        os.chmod(key, 0o644)
+        r = run(["--config", path], timeout=60)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("%s is readable by every user (mode 644)" % key, r.stderr)
+        os.chmod(key, 0o600)
+        with Relay(config_file=path, tls=False) as relay:
+            self.assertEqual(relay.stop(), 0)
 
     def test_env_reaches_relay_and_derpprobe(self):
         # DERP_ADDR and DERP_CERT_MODE as the container images set them
