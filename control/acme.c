@@ -29,6 +29,7 @@
 #include "control/acme.h"
 #include "control/acme_msg.h"
 #include "control/log.h"
+#include "tls/acme_challenge.h"
 #include "tls/cert.h"
 #include "tls/keyfile.h"
 #include "tls/tls.h"
@@ -522,12 +523,12 @@ publish(const struct acme_challenge *ch, const char *keyauth, char *err,
 	if (!ctx)
 		return -1;
 	if (ch && strcmp(ch->type, "http-01") == 0) {
-		rc = tls_ctx_add_http01(ctx, ch->token, keyauth);
+		rc = tls_acme_add_http01(tls_ctx_acme(ctx), ch->token, keyauth);
 	} else if (ch) {
 		EVP_PKEY *k = EVP_EC_gen("P-256");
 		X509 *x = k ? alpn_cert(acme.cfg->hostname, keyauth, k) : NULL;
 
-		rc = x ? tls_ctx_set_alpn01(ctx, acme.cfg->hostname, x, k) : -1;
+		rc = x ? tls_acme_set_alpn01(tls_ctx_acme(ctx), acme.cfg->hostname, x, k) : -1;
 		X509_free(x);
 		EVP_PKEY_free(k);
 	}

@@ -14,6 +14,8 @@
 
 enum {
 	HS_KEY_UPDATE = 24,
+	ALERT_WARNING = 1,
+	ALERT_FATAL = 2,
 	ALERT_CLOSE_NOTIFY = 0,
 	ALERT_USER_CANCELED = 90,
 };
@@ -305,17 +307,30 @@ tls13_seal(struct tls13_engine *e, struct tls13_rec *rec, const uint8_t *data,
 	return o;
 }
 
+/* A record broke the protocol: remember the fatal alert we owe the peer
+ * (sent by tls13_read, RFC 8446 §6: an error is reported before closing). */
+static int
+fail(struct tls13_rec *rec, uint8_t alert)
+{
+	rec->alert = alert;
+	return -EPROTO;
+}
+
 /* Post-handshake messages from the client: only KeyUpdate, whole, and last
- * in its record (RFC 8446 §5.1: no handshake message spans a key change). */
+ * in its record (RFC 8446 §5.1: no handshake message spans a key change).
+ * A broken one sets the alert it deserves (§4.6.3, §6.2). */
 static int
 on_handshake(struct tls13_engine *e, struct tls13_rec *rec, const uint8_t *p,
 	     size_t n)
 {
-	if (n != 5 || p[0] != HS_KEY_UPDATE || p[1] || p[2] || p[3] != 1 ||
-	    p[4] > 1)
-		return -EPROTO;
+	if (n < 4 || p[0] != HS_KEY_UPDATE)
+		return fail(rec, TLS13_ALERT_UNEXPECTED_MESSAGE);
+	if (n != 5 || p[1] || p[2] || p[3] != 1)
+		return fail(rec, TLS13_ALERT_DECODE_ERROR);
+	if (p[4] > 1)
+		return fail(rec, TLS13_ALERT_ILLEGAL_PARAMETER);
 	if (dir_update(e, &rec->rd, rec->suite))
-		return -EIO;
+		return fail(rec, TLS13_ALERT_INTERNAL_ERROR);
 	if (p[4])
 		rec->flags |= TLS13_KU_DUE;
 	rec->key_updates_in++;
@@ -336,9 +351,16 @@ tls13_open(struct tls13_engine *e, struct tls13_rec *rec, uint8_t *buf,
 		uint8_t type;
 		int n;
 
-		if (buf[off] != TLS13_CT_APPDATA || blen > TLS13_MAX_CIPHER ||
-		    blen < TLS13_TAG + 1) {
-			rc = -EPROTO;
+		if (buf[off] != TLS13_CT_APPDATA) {
+			rc = fail(rec, TLS13_ALERT_UNEXPECTED_MESSAGE);
+			break;
+		}
+		if (blen > TLS13_MAX_CIPHER) {
+			rc = fail(rec, TLS13_ALERT_RECORD_OVERFLOW);
+			break;
+		}
+		if (blen < TLS13_TAG + 1) {
+			rc = fail(rec, TLS13_ALERT_DECODE_ERROR);
 			break;
 		}
 		if (len - off - TLS13_HEADER < blen)
@@ -351,15 +373,19 @@ tls13_open(struct tls13_engine *e, struct tls13_rec *rec, uint8_t *buf,
 		    EVP_DecryptUpdate(e->dec, NULL, &n, hdr, TLS13_HEADER) != 1 ||
 		    EVP_DecryptUpdate(e->dec, body, &n, body, (int)pl) != 1 ||
 		    EVP_DecryptFinal_ex(e->dec, body + pl, &n) != 1) {
-			rc = -EPROTO;	/* bad_record_mac */
+			rc = fail(rec, TLS13_ALERT_BAD_RECORD_MAC);
 			break;
 		}
 		rec->rd.seq++;
 		off += TLS13_HEADER + blen;
 		while (pl && body[pl - 1] == 0)
 			pl--;
-		if (pl == 0 || blen - TLS13_TAG > TLS13_MAX_PLAIN + 1) {
-			rc = -EPROTO;
+		if (blen - TLS13_TAG > TLS13_MAX_PLAIN + 1) {
+			rc = fail(rec, TLS13_ALERT_RECORD_OVERFLOW);
+			break;
+		}
+		if (pl == 0) {	/* no content type (§5.4) */
+			rc = fail(rec, TLS13_ALERT_UNEXPECTED_MESSAGE);
 			break;
 		}
 		type = body[--pl];
@@ -376,14 +402,17 @@ tls13_open(struct tls13_engine *e, struct tls13_rec *rec, uint8_t *buf,
 			/* each KeyUpdate costs an HMAC: a peer sending them back
 			 * to back is burning our CPU, not protecting its keys */
 			if (++updates > TLS13_MAX_UPDATES_PER_READ) {
-				rc = -EPROTO;
+				rc = fail(rec, TLS13_ALERT_UNEXPECTED_MESSAGE);
 				break;
 			}
 			rc = on_handshake(e, rec, body, pl);
 			if (rc)
 				break;
+		} else if (type == TLS13_CT_ALERT) {
+			rc = -EPROTO;	/* the peer's error: nothing to answer */
+			break;
 		} else {
-			rc = -EPROTO;	/* other alerts are fatal; no other types */
+			rc = fail(rec, TLS13_ALERT_UNEXPECTED_MESSAGE);
 			break;
 		}
 	}
@@ -414,6 +443,44 @@ send_some(int fd, const uint8_t *p, size_t n)
 	return (ssize_t)done;
 }
 
+/* Send what is queued; 1 while some is left, 0 when empty, -EIO. */
+static int
+drain_queue(struct tls13_rec *rec, int fd)
+{
+	ssize_t w;
+
+	if (rec->wq_off == rec->wq_len)
+		return 0;
+	w = send_some(fd, rec->wq + rec->wq_off, rec->wq_len - rec->wq_off);
+	if (w < 0)
+		return -EIO;
+	rec->wq_off += (uint32_t)w;
+	if (rec->wq_off < rec->wq_len)
+		return 1;
+	free(rec->wq);
+	rec->wq = NULL;
+	rec->wq_len = rec->wq_off = 0;
+	return 0;
+}
+
+/* An alert record after what is queued, best effort (never blocks); then
+ * nothing more is written. */
+static void
+send_alert(struct tls13_engine *e, struct tls13_rec *rec, int fd,
+	   uint8_t level, uint8_t desc)
+{
+	const uint8_t alert[2] = {level, desc};
+	uint8_t out[TLS13_HEADER + 2 + 1 + TLS13_TAG];
+	size_t n;
+
+	if (rec->flags & TLS13_CLOSED || drain_queue(rec, fd))
+		return;
+	n = seal_record(e, rec, TLS13_CT_ALERT, alert, sizeof(alert), out);
+	if (n)
+		(void)send_some(fd, out, n);
+	rec->flags |= TLS13_CLOSED;
+}
+
 ssize_t
 tls13_read(struct tls13_engine *e, struct tls13_rec *rec, int fd, uint8_t *buf,
 	   size_t cap)
@@ -436,8 +503,11 @@ tls13_read(struct tls13_engine *e, struct tls13_rec *rec, int fd, uint8_t *buf,
 			return errno == EAGAIN || errno == EINTR ? -EAGAIN : -EIO;
 		have += (size_t)n;
 		rc = tls13_open(e, rec, buf, have, &used, &plain);
-		if (rc)
+		if (rc) {
+			if (rec->alert)
+				send_alert(e, rec, fd, ALERT_FATAL, rec->alert);
 			return rc;
+		}
 		if (have - used != rec->part_len) {
 			uint8_t *p = NULL;
 
@@ -458,26 +528,6 @@ tls13_read(struct tls13_engine *e, struct tls13_rec *rec, int fd, uint8_t *buf,
 		if (plain)
 			return (ssize_t)plain;
 	}
-}
-
-/* Send what is queued; 1 while some is left, 0 when empty, -EIO. */
-static int
-drain_queue(struct tls13_rec *rec, int fd)
-{
-	ssize_t w;
-
-	if (rec->wq_off == rec->wq_len)
-		return 0;
-	w = send_some(fd, rec->wq + rec->wq_off, rec->wq_len - rec->wq_off);
-	if (w < 0)
-		return -EIO;
-	rec->wq_off += (uint32_t)w;
-	if (rec->wq_off < rec->wq_len)
-		return 1;
-	free(rec->wq);
-	rec->wq = NULL;
-	rec->wq_len = rec->wq_off = 0;
-	return 0;
 }
 
 ssize_t
@@ -530,14 +580,5 @@ tls13_out_pending(const struct tls13_rec *rec)
 void
 tls13_close_notify(struct tls13_engine *e, struct tls13_rec *rec, int fd)
 {
-	static const uint8_t alert[2] = {1, ALERT_CLOSE_NOTIFY};
-	uint8_t out[TLS13_HEADER + 2 + 1 + TLS13_TAG];
-	size_t n;
-
-	if (rec->flags & TLS13_CLOSED || drain_queue(rec, fd))
-		return;
-	n = seal_record(e, rec, TLS13_CT_ALERT, alert, sizeof(alert), out);
-	if (n)
-		(void)send_some(fd, out, n);
-	rec->flags |= TLS13_CLOSED;
+	send_alert(e, rec, fd, ALERT_WARNING, ALERT_CLOSE_NOTIFY);
 }

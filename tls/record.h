@@ -57,6 +57,16 @@ enum tls13_content {
 	TLS13_CT_APPDATA = 23,
 };
 
+/* Fatal alerts we send when a record breaks the protocol (RFC 8446 §6.2). */
+enum tls13_alert {
+	TLS13_ALERT_UNEXPECTED_MESSAGE = 10,
+	TLS13_ALERT_BAD_RECORD_MAC = 20,
+	TLS13_ALERT_RECORD_OVERFLOW = 22,
+	TLS13_ALERT_ILLEGAL_PARAMETER = 47,
+	TLS13_ALERT_DECODE_ERROR = 50,
+	TLS13_ALERT_INTERNAL_ERROR = 80,
+};
+
 /* One direction's protection state. */
 struct tls13_dir {
 	uint8_t secret[TLS13_MAX_SECRET];	/* traffic secret (for KeyUpdate) */
@@ -75,6 +85,7 @@ enum tls13_flags {
 struct tls13_rec {
 	uint8_t suite;			/* enum tls13_suite */
 	uint8_t flags;			/* enum tls13_flags */
+	uint8_t alert;			/* enum tls13_alert owed, 0: none */
 	struct tls13_dir rd, wr;
 	uint64_t rekey_after;		/* our records per key */
 	uint8_t *part;			/* a record not yet complete */
@@ -126,7 +137,8 @@ int tls13_keylog_parse(const char *line, int *which,
  * Open the complete records at the front of buf[0..len) in place. The
  * application data is moved to buf[0..*plain); *used is how many input
  * bytes were whole records. Stops after close_notify (TLS13_EOF set).
- * 0 or -EPROTO. No I/O: the parser the fuzz target drives.
+ * 0 or -EPROTO, with rec->alert the alert owed (0 after the peer's own
+ * fatal alert). No I/O: the parser the fuzz target drives.
  */
 int tls13_open(struct tls13_engine *e, struct tls13_rec *rec, uint8_t *buf,
 	       size_t len, size_t *used, size_t *plain);
@@ -147,7 +159,9 @@ size_t tls13_seal_inner(struct tls13_engine *e, struct tls13_rec *rec,
 
 /*
  * Socket I/O, with tls_io_read/tls_io_write's contract: read returns >0
- * bytes of application data, 0 at the end of the stream; write returns the
+ * bytes of application data, 0 at the end of the stream, -EPROTO when a
+ * record broke the protocol, after the fatal alert it calls for (rec->alert)
+ * has been sent, best effort; write returns the
  * bytes taken, or -EAGAIN when the socket is full, after which the caller
  * retries with the same bytes (a partly sent batch is finished first).
  * A write of 0 bytes flushes what is due (KeyUpdate, a partial batch).

@@ -29,6 +29,8 @@
 #include "control/log.h"
 #include "dataplane/ring_msg.h"
 #include "tls/client_info.h"
+#include "tls/acme_challenge.h"
+#include "tls/handover.h"
 #include "tls/handshake.h"
 #include "tls/http_route.h"
 #include "tls/keyfile.h"
@@ -884,7 +886,7 @@ begin_ws(struct tls_thread *t, struct session *s, const struct http_req *req)
 static const char *
 acme_http01(const void *ctx, const char *token, size_t n)
 {
-	return tls_ctx_http01(ctx, token, n);
+	return tls_acme_http01(tls_ctx_acme(ctx), token, n);
 }
 
 /* Handle complete request heads in s->head; keeps what follows. */
@@ -1035,14 +1037,14 @@ do_handshake(struct tls_thread *t, struct session *s)
 		return;
 	}
 	s->flags &= ~SF_TLS_WANTS_WRITE;
-	if (tls_io_acme_alpn(s->ssl)) {
+	if (tls_acme_alpn(s->ssl)) {
 		/* RFC 8737: the handshake was the whole validation */
 		session_close(t, s, TLS_CLOSE_ACME_ALPN);
 		return;
 	}
 	/* TLS 1.3: the records are ours from here, and the SSL object goes */
 	s->rec = malloc(sizeof(*s->rec));
-	if (s->rec && tls_io_detach(s->ssl, &t->rec_eng, s->rec) == 0) {
+	if (s->rec && tls_handover(s->ssl, &t->rec_eng, s->rec) == 0) {
 		tls_io_free(s->ssl);
 		s->ssl = NULL;
 		TLS_COUNT(&t->cnt, tls13_records, 1);

@@ -18,6 +18,7 @@
 #include <openssl/x509.h>
 
 #include "tests/lib/harness.h"
+#include "tls/handover.h"
 #include "tls/record.h"
 
 static struct tls13_engine eng;
@@ -399,28 +400,37 @@ test_bad_records(void)
 	CU_ASSERT_EQUAL(plain, 2);
 	tls13_rec_free(&srv);
 	CU_ASSERT_EQUAL(open_one(app, sizeof(app), 3, &plain, &srv), -EPROTO);
+	CU_ASSERT_EQUAL(srv.alert, TLS13_ALERT_BAD_RECORD_MAC);
 	tls13_rec_free(&srv);
 	CU_ASSERT_EQUAL(open_one(empty, sizeof(empty), 0, &plain, &srv), 0);
 	CU_ASSERT_EQUAL(plain, 0);
 	tls13_rec_free(&srv);
 	CU_ASSERT_EQUAL(open_one(app, sizeof(app), 1, &plain, &srv), -EPROTO);
+	CU_ASSERT_EQUAL(srv.alert, TLS13_ALERT_BAD_RECORD_MAC);
 	tls13_rec_free(&srv);
 	CU_ASSERT_EQUAL(open_one(app, sizeof(app), 2, &plain, &srv), -EPROTO);
+	CU_ASSERT_EQUAL(srv.alert, TLS13_ALERT_UNEXPECTED_MESSAGE);
 	tls13_rec_free(&srv);
 	CU_ASSERT_EQUAL(open_one(zeros, sizeof(zeros), 0, &plain, &srv), -EPROTO);
+	CU_ASSERT_EQUAL(srv.alert, TLS13_ALERT_UNEXPECTED_MESSAGE);
 	tls13_rec_free(&srv);
 	CU_ASSERT_EQUAL(open_one(fatal, sizeof(fatal), 0, &plain, &srv), -EPROTO);
+	CU_ASSERT_EQUAL(srv.alert, 0);	/* the peer's alert is not answered */
 	tls13_rec_free(&srv);
 	CU_ASSERT_EQUAL(open_one(notify, sizeof(notify), 0, &plain, &srv), 0);
 	CU_ASSERT(srv.flags & TLS13_EOF);
 	tls13_rec_free(&srv);
 	CU_ASSERT_EQUAL(open_one(ticket, sizeof(ticket), 0, &plain, &srv), -EPROTO);
+	CU_ASSERT_EQUAL(srv.alert, TLS13_ALERT_UNEXPECTED_MESSAGE);
 	tls13_rec_free(&srv);
 	CU_ASSERT_EQUAL(open_one(ku_bad, sizeof(ku_bad), 0, &plain, &srv), -EPROTO);
+	CU_ASSERT_EQUAL(srv.alert, TLS13_ALERT_ILLEGAL_PARAMETER);
 	tls13_rec_free(&srv);
 	CU_ASSERT_EQUAL(open_one(ku_more, sizeof(ku_more), 0, &plain, &srv), -EPROTO);
+	CU_ASSERT_EQUAL(srv.alert, TLS13_ALERT_DECODE_ERROR);
 	tls13_rec_free(&srv);
 	CU_ASSERT_EQUAL(open_one(ccs, sizeof(ccs), 0, &plain, &srv), -EPROTO);
+	CU_ASSERT_EQUAL(srv.alert, TLS13_ALERT_UNEXPECTED_MESSAGE);
 	tls13_rec_free(&srv);
 	CU_ASSERT_EQUAL(open_one(ku, sizeof(ku), 0, &plain, &srv), 0);
 	CU_ASSERT_EQUAL(srv.key_updates_in, 1);
@@ -441,6 +451,7 @@ test_bad_records(void)
 			n += (size_t)tls13_seal(&eng, &cl, NULL, 0, buf + n);
 		}
 		CU_ASSERT_EQUAL(tls13_open(&eng, &srv, buf, n, &used, &plain), -EPROTO);
+		CU_ASSERT_EQUAL(srv.alert, TLS13_ALERT_UNEXPECTED_MESSAGE);
 		CU_ASSERT_EQUAL(srv.key_updates_in, TLS13_MAX_UPDATES_PER_READ);
 		tls13_rec_free(&cl);
 		tls13_rec_free(&srv);
@@ -454,6 +465,7 @@ test_bad_records(void)
 	big[TLS13_MAX_PLAIN] = 0;
 	big[TLS13_MAX_PLAIN + 1] = TLS13_CT_APPDATA;
 	CU_ASSERT_EQUAL(open_one(big, TLS13_MAX_PLAIN + 2, 0, &plain, &srv), -EPROTO);
+	CU_ASSERT_EQUAL(srv.alert, TLS13_ALERT_RECORD_OVERFLOW);
 	tls13_rec_free(&srv);
 	free(big);
 	{
@@ -464,11 +476,119 @@ test_bad_records(void)
 
 		tls13_rec_init(&eng, &srv, TLS13_AES_128_GCM_SHA256, k, k, true);
 		CU_ASSERT_EQUAL(tls13_open(&eng, &srv, h, sizeof(h), &used, &plain), -EPROTO);
+		CU_ASSERT_EQUAL(srv.alert, TLS13_ALERT_RECORD_OVERFLOW);
 		h[3] = 0;
 		h[4] = TLS13_TAG;	/* no room for the content type */
 		CU_ASSERT_EQUAL(tls13_open(&eng, &srv, h, sizeof(h), &used, &plain), -EPROTO);
+		CU_ASSERT_EQUAL(srv.alert, TLS13_ALERT_DECODE_ERROR);
 		tls13_rec_free(&srv);
 	}
+}
+
+/* A broken record on the socket: the peer gets the fatal alert (here
+ * OpenSSL's client reports bad_record_mac), then nothing more is sent. */
+static void
+test_alert_sent(void)
+{
+	uint8_t buf[TLS13_MIN_READ_BUF], rec[TLS13_MAX_RECORD], b[16];
+	struct tls13_rec client;
+	struct pair p;
+	size_t n, r = 0;
+	unsigned long e;
+
+	CU_ASSERT_EQUAL_FATAL(pair_open(&p, "TLS_AES_128_GCM_SHA256",
+					TLS13_AES_128_GCM_SHA256), 0);
+	CU_ASSERT_EQUAL_FATAL(tls13_rec_init(&eng, &client, p.rec.suite,
+					     captured.s[0], captured.s[1], false), 0);
+	{
+		const uint8_t inner[] = {'a', 'b', 'c', TLS13_CT_APPDATA};
+
+		n = tls13_seal_inner(&eng, &client, inner, sizeof(inner), rec);
+	}
+	rec[n - 1] ^= 1;
+	CU_ASSERT_EQUAL(write(p.fd[1], rec, n), (ssize_t)n);
+	CU_ASSERT_EQUAL(tls13_read(&eng, &p.rec, p.fd[0], buf, sizeof(buf)), -EPROTO);
+	CU_ASSERT(p.rec.flags & TLS13_CLOSED);
+	CU_ASSERT_EQUAL(SSL_read_ex(p.client, b, sizeof(b), &r), 0);
+	CU_ASSERT_EQUAL(SSL_get_error(p.client, 0), SSL_ERROR_SSL);
+	e = ERR_peek_last_error();
+	CU_ASSERT_EQUAL(ERR_GET_REASON(e), SSL_R_SSLV3_ALERT_BAD_RECORD_MAC);
+	ERR_clear_error();
+	CU_ASSERT_EQUAL(tls13_write(&eng, &p.rec, p.fd[0], b, 1), -EIO);
+	tls13_rec_free(&client);
+	pair_close(&p);
+}
+
+/* A handshake with a server context that `tweak` changes, then
+ * tls_handover on the server side: its result. */
+static int
+handover_after(void (*tweak)(SSL_CTX *))
+{
+	SSL_CTX *sctx = server_ctx(), *cctx = SSL_CTX_new(TLS_client_method());
+	struct tls13_rec rec;
+	int fd[2], done_s = 0, done_c = 0, rc = -2;
+	SSL *srv, *cl;
+
+	CU_ASSERT_EQUAL_FATAL(tls_handover_install(sctx), 0);
+	if (tweak)
+		tweak(sctx);
+	CU_ASSERT_EQUAL_FATAL(socketpair(AF_UNIX, SOCK_STREAM, 0, fd), 0);
+	for (int i = 0; i < 2; i++)
+		fcntl(fd[i], F_SETFL, O_NONBLOCK);
+	srv = SSL_new(sctx);
+	cl = SSL_new(cctx);
+	SSL_set_fd(srv, fd[0]);
+	SSL_set_fd(cl, fd[1]);
+	SSL_set_accept_state(srv);
+	SSL_set_connect_state(cl);
+	SSL_set_read_ahead(srv, 0);
+	for (int i = 0; i < 1000 && !(done_s && done_c); i++) {
+		if (!done_c)
+			done_c = SSL_do_handshake(cl) == 1;
+		if (!done_s)
+			done_s = SSL_do_handshake(srv) == 1;
+	}
+	if (done_s && done_c) {
+		rc = tls_handover(srv, &eng, &rec);
+		if (rc == 0)
+			tls13_rec_free(&rec);
+	}
+	SSL_free(srv);
+	SSL_free(cl);
+	SSL_CTX_free(sctx);
+	SSL_CTX_free(cctx);
+	close(fd[0]);
+	close(fd[1]);
+	return rc;
+}
+
+static void
+with_tickets(SSL_CTX *ctx)
+{
+	SSL_CTX_set_num_tickets(ctx, 2);
+}
+
+static void
+with_early_data(SSL_CTX *ctx)
+{
+	SSL_CTX_set_max_early_data(ctx, 16384);
+}
+
+static void
+with_post_handshake_auth(SSL_CTX *ctx)
+{
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_POST_HANDSHAKE, NULL);
+}
+
+/* The record layer takes over only a session that nothing but records will
+ * follow: tickets, early data and post-handshake auth keep OpenSSL. */
+static void
+test_handover_checks(void)
+{
+	CU_ASSERT_EQUAL(handover_after(NULL), 0);
+	CU_ASSERT_EQUAL(handover_after(with_tickets), -1);
+	CU_ASSERT_EQUAL(handover_after(with_early_data), -1);
+	CU_ASSERT_EQUAL(handover_after(with_post_handshake_auth), -1);
 }
 
 static void
@@ -521,6 +641,8 @@ static CU_TestInfo tests[] = {
 	{"close_notify both ways", test_close_notify},
 	{"records split across reads", test_partial_records},
 	{"malformed records", test_bad_records},
+	{"a fatal alert for a broken record", test_alert_sent},
+	{"hand-over refused with tickets, early data, post-handshake auth", test_handover_checks},
 	{"key log lines", test_keylog_parse},
 	CU_TEST_INFO_NULL,
 };
