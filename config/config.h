@@ -18,6 +18,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "base/log.h"
+
 enum cfg_limits {
 	CFG_HOST_LEN = 256,	/* DNS name (253) or IP literal, NUL included */
 	CFG_PATH_LEN = 1024,	/* file system paths */
@@ -53,10 +55,10 @@ enum cfg_hugepages {
 };
 
 enum cfg_log_level {
-	CFG_LOG_ERROR,
-	CFG_LOG_WARN,
-	CFG_LOG_INFO,
-	CFG_LOG_DEBUG,
+	CFG_LOG_ERROR = LOG_LEVEL_ERROR,
+	CFG_LOG_WARN = LOG_LEVEL_WARN,
+	CFG_LOG_INFO = LOG_LEVEL_INFO,
+	CFG_LOG_DEBUG = LOG_LEVEL_DEBUG,
 };
 
 struct cfg_strlist {

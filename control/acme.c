@@ -28,7 +28,7 @@
 #include "control/prom.h"
 #include "control/acme.h"
 #include "control/acme_msg.h"
-#include "control/log.h"
+#include "base/log.h"
 #include "tls/acme_challenge.h"
 #include "tls/cert.h"
 #include "tls/keyfile.h"

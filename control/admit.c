@@ -36,7 +36,7 @@
 #include "control/prom.h"
 #include "control/admit.h"
 #include "control/admit_rules.h"
-#include "control/log.h"
+#include "base/log.h"
 #include "dataplane/dataplane.h"
 #include "tls/handshake.h"
 #include "tls/keyfile.h"

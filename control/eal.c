@@ -13,7 +13,7 @@
 
 #include "config/addr.h"
 #include "control/eal.h"
-#include "control/log.h"
+#include "base/log.h"
 
 /* A hugetlbfs mount and at least one free page of any size. */
 static bool

@@ -20,7 +20,7 @@
 #include "control/admit.h"
 #include "control/eal.h"
 #include "control/lifecycle.h"
-#include "control/log.h"
+#include "base/log.h"
 #include "control/mesh.h"
 #include "control/metrics.h"
 #include "control/signals.h"
@@ -125,7 +125,7 @@ reload_config(const struct derper_config *boot, const struct derper_config **liv
 		free(n);
 		return;
 	}
-	ctl_log_set_level((int)n->log.level);
+	log_set_level((int)n->log.level);
 	dp_reload(n);
 	acked = tls_server_set_cfg(n) == 0;
 	acked &= ctl_admit_set_cfg(n) == 0;
@@ -198,7 +198,7 @@ ctl_run(const struct derper_config *cfg, ctl_rebuild_fn rebuild)
 	rc = ctl_admit_init(cfg, (unsigned int)cfg->dataplane.tls_threads);
 	if (rc)
 		goto err_tls;
-	rc = tls_server_init(cfg);
+	rc = tls_server_init(cfg, ctl_admit_link);
 	if (rc)
 		goto err_tls;
 	rc = dp_start();

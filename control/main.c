@@ -16,7 +16,7 @@
 #include "config/merge.h"
 #include "config/print.h"
 #include "control/lifecycle.h"
-#include "control/log.h"
+#include "base/log.h"
 
 /* getenv with the const signature the config code takes */
 static const char *
@@ -106,6 +106,6 @@ main(int argc, char **argv)
 	default:
 		break;
 	}
-	ctl_log_set_level((int)cfg.log.level);
+	log_set_level((int)cfg.log.level);
 	return ctl_run(&cfg, rebuild) ? 1 : 0;
 }

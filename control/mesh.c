@@ -45,7 +45,7 @@
 #include "config/addr.h"
 #include "control/prom.h"
 #include "control/derp_client.h"
-#include "control/log.h"
+#include "base/log.h"
 #include "control/mesh.h"
 #include "dataplane/dataplane.h"
 #include "dataplane/ring_msg.h"

@@ -17,7 +17,7 @@
 
 #include "control/acme.h"
 #include "control/admit.h"
-#include "control/log.h"
+#include "base/log.h"
 #include "control/mesh.h"
 #include "control/metrics.h"
 #include "control/prom.h"

@@ -6,7 +6,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "control/log.h"
+#include "base/log.h"
 #include "control/stun_guard.h"
 
 int

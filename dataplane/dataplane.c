@@ -20,7 +20,7 @@
 #include <rte_ring.h>
 #include <rte_telemetry.h>
 
-#include "control/log.h"
+#include "base/log.h"
 #include "dataplane/dataplane.h"
 #include "dataplane/lcore.h"
 #include "dataplane/main_loop.h"

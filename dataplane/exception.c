@@ -12,8 +12,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "base/log.h"
 #include "config/addr.h"
-#include "control/log.h"
+#include "config/config.h"
 #include "dataplane/exception.h"
 
 /* <linux/ipv6.h>'s in6_ifreq, which glibc's headers do not carry */

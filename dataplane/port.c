@@ -11,7 +11,7 @@
 #include <rte_mbuf.h>
 
 #include "config/addr.h"
-#include "control/log.h"
+#include "base/log.h"
 #include "dataplane/exception.h"
 #include "dataplane/port.h"
 

@@ -15,8 +15,7 @@
 
 #include "config/addr.h"
 #include "config/validate.h"
-#include "control/admit.h"
-#include "control/log.h"
+#include "base/log.h"
 #include "dataplane/dataplane.h"
 #include "tls/handshake.h"
 #include "tls/keyfile.h"
@@ -141,7 +140,8 @@ tel_tls(const char *cmd, const char *params, struct rte_tel_data *d)
 }
 
 int
-tls_server_init(const struct derper_config *cfg)
+tls_server_init(const struct derper_config *cfg,
+		struct admit_link *(*admit)(unsigned int tls))
 {
 	static bool tel_registered;
 	char err[512];
@@ -190,7 +190,7 @@ tls_server_init(const struct derper_config *cfg)
 		if (i == 0)
 			srv.port = tls_listener_port(fd);
 		rc = tls_thread_init(&srv.threads[i], i, cfg, srv.ctx, srv.priv,
-				     srv.pub, fd, dp_tls_link(i), ctl_admit_link(i));
+				     srv.pub, fd, dp_tls_link(i), admit ? admit(i) : NULL);
 		srv.threads[i].mesh_key = srv.has_mesh_key ? srv.mesh_key : NULL;
 		srv.threads[i].nb_threads = srv.nb_threads;
 		if (rc == 0) {

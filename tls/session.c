@@ -25,8 +25,8 @@
 #include <rte_ring.h>
 #include <rte_ring_elem.h>
 
-#include "control/admit.h"
-#include "control/log.h"
+#include "tls/admit_link.h"
+#include "base/log.h"
 #include "dataplane/ring_msg.h"
 #include "tls/client_info.h"
 #include "tls/acme_challenge.h"

@@ -17,9 +17,13 @@
 /*
  * Load or create the server key, build the TLS context when TLS is
  * served, open one SO_REUSEPORT listener per TLS thread. After dp_init().
- * Returns 0 or -errno with the cause logged.
+ * admit(i) is TLS thread i's link to the admission thread (NULL: admission
+ * off; the callback itself may be NULL). Returns 0 or -errno with the cause
+ * logged.
  */
-int tls_server_init(const struct derper_config *cfg);
+struct admit_link;
+int tls_server_init(const struct derper_config *cfg,
+		    struct admit_link *(*admit)(unsigned int tls));
 
 /* Start the threads on `cpus` (the CPUs the dataplane does not use). */
 int tls_server_start(const cpu_set_t *cpus);

@@ -28,8 +28,8 @@
 #include <rte_ring.h>
 #include <rte_ring_elem.h>
 
-#include "control/admit.h"
-#include "control/log.h"
+#include "tls/admit_link.h"
+#include "base/log.h"
 #include "dataplane/ring_msg.h"
 #include "tls/listener.h"
 #include "tls/session.h"

@@ -9,13 +9,14 @@
  */
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "control/log.h"
+#include "base/log.h"
 
 enum { LOG_SLOTS = 256, LOG_BURST = 20, LOG_LINE = 2048 };
 
@@ -26,13 +27,13 @@ struct log_slot {
 	_Atomic uint32_t suppressed;
 };
 
-static _Atomic int log_level = CFG_LOG_INFO;
+static _Atomic int log_level = LOG_LEVEL_INFO;
 static struct log_slot slots[LOG_SLOTS];
 
 static const char *const level_names[] = {"error", "warn", "info", "debug"};
 
 void
-ctl_log_set_level(int level)
+log_set_level(int level)
 {
 	atomic_store_explicit(&log_level, level, memory_order_relaxed);
 }
@@ -78,7 +79,7 @@ admit(const char *msg, uint64_t second, uint32_t *suppressed)
 }
 
 void
-ctl_log(int level, const char *msg, const char *fmt, ...)
+log_write(int level, const char *msg, const char *fmt, ...)
 {
 	char line[LOG_LINE];
 	struct timespec ts;
