@@ -11,7 +11,7 @@
  * A lookup is a chain of HTTP requests on one libcurl multi handle:
  * tailscaled's LocalAPI over its unix socket (verify.clients), then the
  * webhook (verify.url). The accept/reject rules are those of derper
- * (derp-protocol.md §8.1, §8.2), decided by admit_decide_*() in
+ * (docs/protocol.md §8.1, §8.2), decided by admit_decide_*() in
  * admit_rules.c, which are pure and unit-tested.
  */
 #include <arpa/inet.h>

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Client admission (derp-protocol.md §8): verify.clients asks the local
+ * Client admission (docs/protocol.md §8): verify.clients asks the local
  * tailscaled over its LocalAPI unix socket whether a node key belongs to
  * the tailnet; verify.url asks the operator's webhook. A client must pass
  * every configured check, tailscaled first. Mesh peers never get here.

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * derper's admission rules (derp-protocol.md §8), as pure functions of
+ * derper's admission rules (docs/protocol.md §8), as pure functions of
  * what a check answered: unit-tested and fuzzed, no I/O.
  */
 #ifndef DERPER_CONTROL_ADMIT_RULES_H

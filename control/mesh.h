@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Outbound regional mesh links (derp-protocol.md §7.3): one thread per
+ * Outbound regional mesh links (docs/protocol.md §7.3): one thread per
  * mesh.peers entry dials that sibling's /derp over TLS with this server's
  * key and the mesh key, sends WatchConns, and turns the sibling's
  * PeerPresent/PeerGone into forwarder-table updates for the forwarding

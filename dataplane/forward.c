@@ -7,7 +7,7 @@
  * counted. Notices that need a second message take a fresh mbuf from the
  * pool; when the pool is empty that notice is dropped and counted.
  *
- * Regional mesh (derp-protocol.md §7): a key unknown locally but announced
+ * Regional mesh (docs/protocol.md §7): a key unknown locally but announced
  * by an outbound mesh link goes to that link's thread as DP_MSG_FORWARD;
  * links announce and withdraw keys with FWD_ADD/FWD_DEL and forget all of
  * theirs with LINK_DOWN. Watchers (mesh peers that sent WatchConns) get a

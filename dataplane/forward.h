@@ -2,7 +2,7 @@
 /*
  * DERP forwarding on the forwarding lcore: drain the tls->dp rings, keep
  * the session table, route each SendPacket to the ring of the TLS thread
- * that owns the destination (architecture.md §3).
+ * that owns the destination (docs/architecture.md §4).
  */
 #ifndef DERPER_DATAPLANE_FORWARD_H
 #define DERPER_DATAPLANE_FORWARD_H

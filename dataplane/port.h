@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Port setup (startup and teardown only; architecture.md §4). Every
+ * Port setup (startup and teardown only; docs/architecture.md §6). Every
  * configured device becomes an ethdev port with one rx and one tx queue
  * per dataplane lcore (RSS on IP/UDP where the PMD offers it), descriptor
  * counts from the config, promiscuous mode off. An exclusive port also

@@ -33,7 +33,7 @@ enum dp_msg_type {
 	DP_MSG_SESSION_DOWN,	/* key's connection closed */
 	DP_MSG_SEND,		/* key = destination; data = packet */
 	DP_MSG_ACTIVE,		/* a duplicate connection spoke: make it active */
-	/* mesh (derp-protocol.md §7) */
+	/* mesh (docs/protocol.md §7) */
 	DP_MSG_WATCH,		/* a mesh peer sent WatchConns; key = its key */
 	DP_MSG_CLOSE_PEER,	/* a mesh peer sent ClosePeer(key) */
 	DP_MSG_LINK_DOWN,	/* link `port` is gone: forget what it taught us */

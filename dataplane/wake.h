@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Waking a sleeping ring consumer (architecture.md §2).
+ * Waking a sleeping ring consumer (docs/architecture.md §3).
  *
  * A consumer with nothing to do publishes `sleeping = 1`, re-checks its
  * rings, and only then blocks on its eventfd. A producer that has just

@@ -9,7 +9,7 @@
  *               the hostname, localhost, 127.0.0.1 and ::1) when missing,
  *               expired, within 30 days of expiry or not covering the
  *               hostname; reused across restarts.
- * Plus derper's meta certificate (derp-protocol.md §5.2) appended last to
+ * Plus derper's meta certificate (docs/protocol.md §5.2) appended last to
  * the chain: ed25519, CN "derpkey<hex server key>", serial 2 (the
  * protocol version), valid from 30 days ago to 30 days ahead. It lets
  * TLS 1.3 clients use Derp-Fast-Start.

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * The ClientInfo JSON inside the opened box (derp-protocol.md §5.4),
+ * The ClientInfo JSON inside the opened box (docs/protocol.md §5.4),
  * decoded as Go's encoding/json would: keys match case-insensitively,
  * unknown keys are ignored, trailing data is an error, a wrongly typed
  * known field is an error, and a meshKey that is not exactly 64 hex digits

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * DERP wire constants (derp-protocol.md §3, §4). Every frame is
+ * DERP wire constants (docs/protocol.md §3, §4). Every frame is
  *
  *   u8 type | u32 payload length N (big-endian, header excluded) | N bytes
  *

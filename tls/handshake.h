@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * The NaCl side of the DERP handshake (derp-protocol.md §2.2, §5.3): node
+ * The NaCl side of the DERP handshake (docs/protocol.md §2.2, §5.3): node
  * keys and the crypto_box seal/open of ClientInfo and ServerInfo. The only
  * file that includes sodium.h. Keys never leave tls/; callers wipe private
  * keys with tls_key_wipe().

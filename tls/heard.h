@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Who heard from whom, per TLS thread, for PeerGone(Disconnected)
- * (derp-protocol.md §6.8): whenever a RecvPacket from `src` is written to
+ * (docs/protocol.md §6.8): whenever a RecvPacket from `src` is written to
  * connection C, C is recorded as having heard from src, once per (C, src).
  * When src's last connection in the region goes, every C still recorded
  * gets PeerGone(src). A connection's records go when it closes.

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * derper's HTTP surface on the main listener (derp-protocol.md §10.1):
+ * derper's HTTP surface on the main listener (docs/protocol.md §10.1):
  * /derp (upgrade), /derp/probe, /derp/latency-check, /generate_204,
  * /robots.txt, /bootstrap-dns, /debug/, and the home page for every other
  * path; and the port-80 companion (§10.2): /generate_204, /debug, 400 "Use

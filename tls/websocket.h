@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * WebSocket (RFC 6455) server side for DERP's browser transport
- * (derp-protocol.md §5.6): the opening handshake and an incremental frame
+ * (docs/protocol.md §5.6): the opening handshake and an incremental frame
  * decoder that hands the unmasked bytes of binary messages on as a plain
  * byte stream (message boundaries mean nothing to DERP). Pure but for the
  * SHA-1 of the accept key; fuzzed.

@@ -2,7 +2,7 @@
 """Stand-ins for tailscaled's LocalAPI and for an admission webhook.
 
 Both implement exactly the request/response contract of
-derp-protocol.md §8 and record every request they get, so tests can
+docs/protocol.md §8 and record every request they get, so tests can
 check what the relay sent as well as how it acted on each answer.
 
 - LocalAPIStub: HTTP/1.1 on a unix socket, like tailscaled's. GET

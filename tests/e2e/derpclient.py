@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: BSD-3-Clause
 """An independent DERP client for the end-to-end suite.
 
-Written from ../shared/docs/derp-protocol.md, not from the server's code, so
+Written from docs/protocol.md, not from the server's code, so
 that the two implementations check each other. Runs under Debian's
 /usr/bin/python3 with python3-nacl (the NaCl box) and python3-websockets is
 not needed: the WebSocket framing here is minimal and explicit on purpose.

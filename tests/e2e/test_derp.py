@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: BSD-3-Clause
 """DERP over TLS against a running derper: the conformance checklist of
-derp-protocol.md §13, item by item (the item number is in each test name),
+docs/protocol.md §13, item by item (the item number is in each test name),
 plus malformed input and the relay's own promises.
 """
 import json

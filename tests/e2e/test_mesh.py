@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: BSD-3-Clause
-"""Regional mesh (derp-protocol.md §7), checklist items 22-29.
+"""Regional mesh (docs/protocol.md §7), checklist items 22-29.
 
 MeshServerTest drives one relay with a mesh key from the independent Python
 client acting as a mesh peer: WatchConns dumps and updates, PeerPresent

@@ -139,7 +139,7 @@ class TlsRecordTest(unittest.TestCase):
 
 
 class Port80Test(unittest.TestCase):
-    """derp-protocol.md §10.2, checklist item 39: the plain-HTTP companion
+    """docs/protocol.md §10.2, checklist item 39: the plain-HTTP companion
     of a TLS listener (http_port)."""
 
     def test_port80_companion(self):

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: BSD-3-Clause
-"""Client admission (derp-protocol.md §8; checklist items 32 and 33)
+"""Client admission (docs/protocol.md §8; checklist items 32 and 33)
 against stub LocalAPI and webhook servers that implement the documented
 contract (admission_stubs.py).
 """

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* derper's admission rules, derp-protocol.md §8.1 and §8.2, row by row. */
+/* derper's admission rules, docs/protocol.md §8.1 and §8.2, row by row. */
 #include <string.h>
 
 #include "control/admit_rules.h"

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* EAL defaults: added only where the operator gave none, never in
- * conflict (architecture.md §2). */
+ * conflict (docs/architecture.md §6). */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* STUN codec against RFC 5769 and the vectors of derp-protocol.md §9. */
+/* STUN codec against RFC 5769 and the vectors of docs/protocol.md §9. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,7 +32,7 @@ static const uint8_t rfc5769_resp4[80] = {
 	0x80, 0x28, 0x00, 0x04, 0xc0, 0x7d, 0x4c, 0x96,
 };
 
-/* derp-protocol.md §9.1: Tailscale's 40-byte request, txid 01..0c */
+/* docs/protocol.md §9.1: Tailscale's 40-byte request, txid 01..0c */
 static const uint8_t ts_req[40] = {
 	0x00, 0x01, 0x00, 0x14, 0x21, 0x12, 0xa4, 0x42, 0x01, 0x02, 0x03, 0x04,
 	0x05, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x80, 0x22, 0x00, 0x08,
@@ -89,7 +89,7 @@ test_tailscale_request(void)
 	CU_ASSERT_EQUAL(stun_parse_request(ts_req, 40, false, id), STUN_OK);
 }
 
-/* derp-protocol.md §9.2 response vectors */
+/* docs/protocol.md §9.2 response vectors */
 static void
 test_response_vectors(void)
 {

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* derper's routes (derp-protocol.md §10.1). */
+/* derper's routes (docs/protocol.md §10.1). */
 #include <string.h>
 
 #include "tests/lib/harness.h"
