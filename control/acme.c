@@ -28,6 +28,7 @@
 #include "control/prom.h"
 #include "control/acme.h"
 #include "control/acme_msg.h"
+#include "control/json_body.h"
 #include "base/log.h"
 #include "tls/acme_challenge.h"
 #include "tls/cert.h"
@@ -253,9 +254,10 @@ make_jwk(void)
 		return -1;
 	acme_b64url(pt + 1, 32, x, sizeof(x));
 	acme_b64url(pt + 33, 32, y, sizeof(y));
-	snprintf(acme.jwk, sizeof(acme.jwk),
-		 "{\"crv\":\"P-256\",\"kty\":\"EC\",\"x\":\"%s\",\"y\":\"%s\"}", x, y);
-	if (!EVP_Digest(acme.jwk, strlen(acme.jwk), md, &ml, EVP_sha256(), NULL))
+	/* RFC 7638: the members in lexicographic order, no white space */
+	if (!ctl_json_pack(acme.jwk, sizeof(acme.jwk), "{s:s, s:s, s:s, s:s}",
+			   "crv", "P-256", "kty", "EC", "x", x, "y", y) ||
+	    !EVP_Digest(acme.jwk, strlen(acme.jwk), md, &ml, EVP_sha256(), NULL))
 		return -1;
 	acme_b64url(md, sizeof(md), acme.thumbprint, sizeof(acme.thumbprint));
 	return 0;
@@ -313,7 +315,7 @@ post(const char *url, const char *payload, struct http_resp *r, char *err,
 {
 	for (int tries = 0; tries < NONCE_TRIES; tries++) {
 		char prot64[2048], pay64[8192], sig64[128], *body;
-		json_t *prot;
+		json_t *prot, *jws;
 		char *pj, *signing;
 		struct acme_problem pb;
 		size_t pl = payload ? strlen(payload) : 0;
@@ -342,8 +344,11 @@ post(const char *url, const char *payload, struct http_resp *r, char *err,
 			return -1;
 		rc = sign_es256(signing, sig64, sizeof(sig64));
 		free(signing);
-		if (rc || asprintf(&body, "{\"protected\":\"%s\",\"payload\":\"%s\",\"signature\":\"%s\"}",
-				   prot64, pay64, sig64) < 0) {
+		jws = rc ? NULL : json_pack("{s:s, s:s, s:s}", "protected", prot64,
+					    "payload", pay64, "signature", sig64);
+		body = jws ? json_dumps(jws, JSON_COMPACT) : NULL;
+		json_decref(jws);
+		if (!body) {
 			snprintf(err, errlen, "cannot sign the request");
 			return -1;
 		}
@@ -409,12 +414,15 @@ account(char *err, size_t errlen)
 
 	if (*acme.kid)
 		return 0;
-	if (*acme.cfg->cert.acme_email)
-		snprintf(payload, sizeof(payload),
-			 "{\"termsOfServiceAgreed\":true,\"contact\":[\"mailto:%s\"]}",
-			 acme.cfg->cert.acme_email);
-	else
-		snprintf(payload, sizeof(payload), "{\"termsOfServiceAgreed\":true}");
+	if (*acme.cfg->cert.acme_email) {
+		char mailto[sizeof(acme.cfg->cert.acme_email) + 8];
+
+		snprintf(mailto, sizeof(mailto), "mailto:%s", acme.cfg->cert.acme_email);
+		ctl_json_pack(payload, sizeof(payload), "{s:b, s:[s]}",
+			      "termsOfServiceAgreed", 1, "contact", mailto);
+	} else {
+		ctl_json_pack(payload, sizeof(payload), "{s:b}", "termsOfServiceAgreed", 1);
+	}
 	if (post(acme.dir.new_account, payload, &r, err, errlen))
 		return -1;
 	if ((r.code != 200 && r.code != 201) || !*r.location) {
@@ -668,9 +676,8 @@ order(char *err, size_t errlen)
 
 	if (!csr64 || directory(err, errlen) || account(err, errlen))
 		goto out;
-	snprintf(payload, sizeof(payload),
-		 "{\"identifiers\":[{\"type\":\"%s\",\"value\":\"%s\"}]}",
-		 cfg_is_ip_literal(host) ? "ip" : "dns", host);
+	ctl_json_pack(payload, sizeof(payload), "{s:[{s:s, s:s}]}", "identifiers",
+		      "type", cfg_is_ip_literal(host) ? "ip" : "dns", "value", host);
 	if (post(acme.dir.new_order, payload, &r, err, errlen))
 		goto out;
 	if (r.code != 201 || !*r.location ||
@@ -692,7 +699,11 @@ order(char *err, size_t errlen)
 	{
 		char *fin;
 
-		if (asprintf(&fin, "{\"csr\":\"%s\"}", csr64) < 0)
+		json_t *f = json_pack("{s:s}", "csr", csr64);
+
+		fin = f ? json_dumps(f, JSON_COMPACT) : NULL;
+		json_decref(f);
+		if (!fin)
 			goto out;
 		rc = post(o.finalize, fin, &r, err, errlen);
 		free(fin);

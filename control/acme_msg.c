@@ -4,6 +4,7 @@
 #include <strings.h>
 
 #include <jansson.h>
+#include <sodium.h>
 
 #include "control/acme_msg.h"
 
@@ -233,28 +234,13 @@ acme_retry_after(const char *value, time_t now)
 size_t
 acme_b64url(const uint8_t *in, size_t n, char *out, size_t outlen)
 {
-	static const char tbl[] =
-		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-	size_t o = 0;
+	const int v = sodium_base64_VARIANT_URLSAFE_NO_PADDING;
 
-	if (outlen < 4 * ((n + 2) / 3) + 1)
+	/* libsodium aborts on a short buffer: check first */
+	if (outlen < sodium_base64_ENCODED_LEN(n, v))
 		return 0;
-	for (size_t i = 0; i < n; i += 3) {
-		uint32_t v = (uint32_t)in[i] << 16;
-
-		if (i + 1 < n)
-			v |= (uint32_t)in[i + 1] << 8;
-		if (i + 2 < n)
-			v |= in[i + 2];
-		out[o++] = tbl[v >> 18 & 63];
-		out[o++] = tbl[v >> 12 & 63];
-		if (i + 1 < n)
-			out[o++] = tbl[v >> 6 & 63];
-		if (i + 2 < n)
-			out[o++] = tbl[v & 63];
-	}
-	out[o] = '\0';
-	return o;
+	sodium_bin2base64(out, outlen, in, n, v);
+	return strlen(out);
 }
 
 bool

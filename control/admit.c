@@ -35,6 +35,7 @@
 
 #include "control/prom.h"
 #include "control/admit.h"
+#include "control/json_body.h"
 #include "control/admit_rules.h"
 #include "base/log.h"
 #include "dataplane/dataplane.h"
@@ -301,7 +302,7 @@ start_stage(struct job *j, enum stage stage)
 {
 	const struct derper_config *cfg = adm.cfg;
 	struct entry *e = j->e;
-	char hex[65], src[INET6_ADDRSTRLEN];
+	char hex[65], src[INET6_ADDRSTRLEN], nodekey[8 + 65];
 
 	if (j->easy) {
 		curl_multi_remove_handle(adm.multi, j->easy);
@@ -337,8 +338,9 @@ start_stage(struct job *j, enum stage stage)
 		/* §8.2: POST JSON, no Content-Type, 5 s, body read to 4 KiB */
 		snprintf(j->url, sizeof(j->url), "%s", cfg->verify.url);
 		admit_source(e->ip, src, sizeof(src));
-		snprintf(j->post, sizeof(j->post),
-			 "{\"NodePublic\":\"nodekey:%s\",\"Source\":\"%s\"}", hex, src);
+		snprintf(nodekey, sizeof(nodekey), "nodekey:%s", hex);
+		ctl_json_pack(j->post, sizeof(j->post), "{s:s, s:s}", "NodePublic", nodekey,
+			      "Source", src);
 		j->hdrs = curl_slist_append(j->hdrs, "Content-Type:");
 		j->hdrs = curl_slist_append(j->hdrs, "Accept:");
 		j->hdrs = curl_slist_append(j->hdrs, "User-Agent: derper-dpdk/" DERPER_VERSION);

@@ -2,7 +2,10 @@
 /* ACME messages (RFC 8555 §7.1) as read from the network. */
 #include <string.h>
 
+#include <jansson.h>
+
 #include "control/acme_msg.h"
+#include "control/json_body.h"
 #include "tests/lib/harness.h"
 
 static char err[256];
@@ -128,12 +131,40 @@ test_b64url(void)
 	CU_ASSERT_FALSE(acme_b64url_valid(""));
 }
 
+/* An operator's contact email with a quote or a backslash stays one JSON
+ * string (it was pasted into the newAccount body unescaped before). */
+static void
+test_json_bodies_escape(void)
+{
+	char out[256];
+	json_t *j, *c;
+	size_t n;
+
+	n = ctl_json_pack(out, sizeof(out), "{s:b, s:[s]}", "termsOfServiceAgreed", 1,
+			  "contact", "mailto:a\"],\"x\":[\"\\b@example.com");
+	CU_ASSERT(n > 0);
+	j = json_loads(out, 0, NULL);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(j);
+	CU_ASSERT_EQUAL(json_object_size(j), 2);
+	c = json_object_get(j, "contact");
+	CU_ASSERT_EQUAL(json_array_size(c), 1);
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_array_get(c, 0)),
+			       "mailto:a\"],\"x\":[\"\\b@example.com");
+	json_decref(j);
+	/* RFC 7638: sorted members, no white space */
+	CU_ASSERT(ctl_json_pack(out, sizeof(out), "{s:s, s:s, s:s, s:s}", "y", "Y", "x", "X",
+				"kty", "EC", "crv", "P-256") > 0);
+	CU_ASSERT_STRING_EQUAL(out, "{\"crv\":\"P-256\",\"kty\":\"EC\",\"x\":\"X\",\"y\":\"Y\"}");
+	CU_ASSERT_EQUAL(ctl_json_pack(out, 8, "{s:s}", "csr", "too long for 8"), 0);
+}
+
 static CU_TestInfo tests[] = {
 	{"directory", test_directory},
 	{"orders", test_order},
 	{"authorizations and challenges", test_authz},
 	{"problems and Retry-After", test_problem_and_retry_after},
 	{"base64url", test_b64url},
+	{"request bodies escape their strings", test_json_bodies_escape},
 	CU_TEST_INFO_NULL,
 };
 
