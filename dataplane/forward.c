@@ -21,6 +21,7 @@
 #include <rte_ring.h>
 
 #include "dataplane/forward.h"
+#include "dataplane/test_hooks.h"
 
 static void
 stage(struct dp_lcore *lc, unsigned int tls, struct rte_mbuf *m)

@@ -16,12 +16,6 @@
  */
 unsigned int dp_forward_poll(struct dp_lcore *lc);
 
-/* Handle a burst of messages from TLS thread `from` (exposed for tests),
- * staging replies; dp_forward_flush() sends them. */
-void dp_forward_burst(struct dp_lcore *lc, struct rte_mbuf **msgs,
-		      unsigned int n);
-void dp_forward_flush(struct dp_lcore *lc);
-
 /* Are all tls->dp rings empty? (re-check before sleeping) */
 bool dp_forward_idle(const struct dp_lcore *lc);
 

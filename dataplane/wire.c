@@ -14,6 +14,7 @@
 
 #include "dataplane/classify.h"
 #include "dataplane/wire.h"
+#include "dataplane/test_hooks.h"
 
 static void
 tx_one(struct dp_lcore *lc, uint16_t port, struct rte_mbuf *m)

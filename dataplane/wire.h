@@ -16,8 +16,4 @@ unsigned int dp_wire_poll(struct dp_lcore *lc);
  * counted. */
 void dp_wire_flush(struct dp_lcore *lc);
 
-/* Handle a burst as if received on rxq (exposed for tests). */
-void dp_wire_handle(struct dp_lcore *lc, const struct dp_rxq *q,
-		    struct rte_mbuf **pkts, unsigned int n);
-
 #endif /* DERPER_DATAPLANE_WIRE_H */

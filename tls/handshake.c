@@ -32,12 +32,6 @@ tls_key_is_zero(const uint8_t key[DERP_KEY_LEN])
 	return sodium_is_zero(key, DERP_KEY_LEN) == 1;
 }
 
-bool
-tls_key_equal(const uint8_t *a, const uint8_t *b, size_t len)
-{
-	return sodium_memcmp(a, b, len) == 0;
-}
-
 void
 tls_key_wipe(void *p, size_t len)
 {

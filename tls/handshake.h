@@ -26,9 +26,6 @@ void tls_key_public(const uint8_t priv[DERP_KEY_LEN],
 
 bool tls_key_is_zero(const uint8_t key[DERP_KEY_LEN]);
 
-/* Constant-time equality (mesh key compare). */
-bool tls_key_equal(const uint8_t *a, const uint8_t *b, size_t len);
-
 void tls_key_wipe(void *p, size_t len);
 
 /*

@@ -16,6 +16,7 @@
 
 #include "tls/handshake.h"
 #include "tls/keyfile.h"
+#include "tls/test_hooks.h"
 
 enum { KEYFILE_MAX = 64 << 10 };
 

@@ -41,10 +41,6 @@ int tls_mesh_key_parse(const char *text, size_t len, uint8_t key[DERP_KEY_LEN],
 int tls_mesh_key_load(const char *path, uint8_t key[DERP_KEY_LEN], char *err,
 		      size_t errlen);
 
-/* jansson's free function while key files are parsed: wipes the block
- * (all of it, malloc_usable_size) before free(). Exposed for its test. */
-void tls_json_wipe_free(void *p);
-
 /* A private key file may not be readable by every user (the server key,
  * the mesh key, the TLS and ACME account keys): 0, or -EPERM with the
  * reason and the fix in err. st: the file's fstat. */

@@ -2,6 +2,7 @@
 /* The TLS 1.3 record layer of established sessions; see record.h. */
 #include "tls/keyfile.h"
 #include "tls/record.h"
+#include "tls/test_hooks.h"
 
 #include <errno.h>
 #include <stdlib.h>

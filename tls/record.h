@@ -152,11 +152,6 @@ ssize_t tls13_seal(struct tls13_engine *e, struct tls13_rec *rec,
 		  const uint8_t *data, size_t len, uint8_t *out);
 size_t tls13_sealed_max(size_t len);
 
-/* One record around an already built TLSInnerPlaintext (content, type,
- * padding): for tests and the fuzz target. Its size; 0 if too long. */
-size_t tls13_seal_inner(struct tls13_engine *e, struct tls13_rec *rec,
-			const uint8_t *inner, size_t len, uint8_t *out);
-
 /*
  * Socket I/O, with tls_io_read/tls_io_write's contract: read returns >0
  * bytes of application data, 0 at the end of the stream, -EPROTO when a

@@ -22,6 +22,7 @@
 #include <rte_mbuf.h>
 
 #include "dataplane/wire.h"
+#include "dataplane/test_hooks.h"
 
 static struct rte_mempool *pool;
 

@@ -13,6 +13,7 @@
 #include <rte_ring.h>
 
 #include "dataplane/forward.h"
+#include "dataplane/test_hooks.h"
 #include "dataplane/lcore.h"
 #include "dataplane/main_loop.h"
 #include "dataplane/ring_msg.h"

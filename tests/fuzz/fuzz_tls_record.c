@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "tls/record.h"
+#include "tls/test_hooks.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

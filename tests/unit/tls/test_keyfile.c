@@ -12,6 +12,7 @@
 #include "tests/lib/harness.h"
 #include "tls/handshake.h"
 #include "tls/keyfile.h"
+#include "tls/test_hooks.h"
 
 static char err[512];
 

@@ -20,6 +20,7 @@
 #include "tests/lib/harness.h"
 #include "tls/handover.h"
 #include "tls/record.h"
+#include "tls/test_hooks.h"
 
 static struct tls13_engine eng;
 
