@@ -37,6 +37,7 @@
 #include "control/admit.h"
 #include "control/json_body.h"
 #include "control/admit_rules.h"
+#include "base/clock.h"
 #include "base/log.h"
 #include "dataplane/dataplane.h"
 #include "tls/handshake.h"
@@ -123,15 +124,6 @@ static struct {
 	uint64_t next_sweep_ms;
 	struct admit_counters cnt;
 } adm;
-
-static uint64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 bool
 ctl_admit_enabled(const struct derper_config *cfg)
@@ -273,7 +265,7 @@ finish(struct entry **pp, uint8_t verdict, uint8_t reason, bool cache)
 	}
 	e->state = verdict == ADMIT_ALLOW ? E_ALLOW : E_DENY;
 	e->reason = reason;
-	e->expires_ms = now_ms() + (uint64_t)ttl * 1000;
+	e->expires_ms = clock_mono_ms() + (uint64_t)ttl * 1000;
 }
 
 static size_t
@@ -491,7 +483,7 @@ admit_main(void *arg)
 	(void)arg;
 	pthread_setname_np(pthread_self(), "derper-admit");
 	while (!atomic_load(&adm.quit)) {
-		uint64_t now = now_ms(), g = atomic_load(&adm.cfg_gen);
+		uint64_t now = clock_mono_ms(), g = atomic_load(&adm.cfg_gen);
 
 		if (g != atomic_load_explicit(&adm.cfg_seen, memory_order_relaxed)) {
 			adm.cfg = atomic_load(&adm.next_cfg);

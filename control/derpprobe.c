@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "control/derp_client.h"
 #include "dataplane/stun.h"
 #include "tls/derp_wire.h"
@@ -44,15 +45,6 @@ fail(const char *fmt, const char *arg)
 	fprintf(stderr, fmt, arg);
 	fprintf(stderr, "\n");
 	return 1;
-}
-
-static uint64_t
-now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
 static int
@@ -96,11 +88,11 @@ static int
 recv_packet(struct derp_client *c, uint8_t *buf, size_t cap, size_t *len,
 	    int timeout_ms)
 {
-	uint64_t deadline = now_ns() + (uint64_t)timeout_ms * 1000000ULL;
+	uint64_t deadline = clock_mono_ns() + (uint64_t)timeout_ms * 1000000ULL;
 
 	for (;;) {
 		uint8_t type;
-		int64_t left = (int64_t)(deadline - now_ns()) / 1000000;
+		int64_t left = (int64_t)(deadline - clock_mono_ns()) / 1000000;
 		int rc;
 
 		if (left <= 0)
@@ -134,7 +126,7 @@ relay_round_trips(struct probe *p, struct derp_client *a, struct derp_client *b)
 	if (!out || !in || !rtt)
 		return fail("%s", "out of memory");
 	for (int i = 0; i < p->count && rc == 0; i++) {
-		uint64_t t0 = now_ns();
+		uint64_t t0 = clock_mono_ns();
 
 		tls_random(out, p->size);
 		if (derp_client_send(a, DERP_FRAME_SEND_PACKET, derp_client_pub(b),
@@ -164,7 +156,7 @@ relay_round_trips(struct probe *p, struct derp_client *a, struct derp_client *b)
 			rc = fail("%s", "packet B->A arrived altered (source or payload)");
 			break;
 		}
-		rtt[i] = now_ns() - t0;
+		rtt[i] = clock_mono_ns() - t0;
 	}
 	if (rc == 0) {
 		qsort(rtt, (size_t)p->count, sizeof(*rtt), cmp_u64);

@@ -20,6 +20,7 @@
 #include "control/admit.h"
 #include "control/eal.h"
 #include "control/lifecycle.h"
+#include "base/clock.h"
 #include "base/log.h"
 #include "control/mesh.h"
 #include "control/metrics.h"
@@ -142,18 +143,15 @@ static const struct derper_config *
 serve(const struct derper_config *cfg, ctl_rebuild_fn rebuild)
 {
 	const struct derper_config *live = cfg;
+	uint64_t trimmed = clock_mono_ms();
 
-	struct timespec now, trimmed;
-
-	clock_gettime(CLOCK_MONOTONIC, &trimmed);
 	for (;;) {
 		/* TLS handshakes allocate and free tens of KiB each; give the
 		 * freed pages back every 10 s so an idle relay's RSS is its
 		 * live state (by the clock: a signal ends the wait early) */
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		if (now.tv_sec - trimmed.tv_sec >= 10) {
+		if (clock_mono_ms() - trimmed >= 10000) {
 			malloc_trim(0);
-			trimmed = now;
+			trimmed = clock_mono_ms();
 		}
 		switch (ctl_signals_wait(1000)) {
 		case CTL_SIG_QUIT:

@@ -45,6 +45,7 @@
 #include "config/addr.h"
 #include "control/prom.h"
 #include "control/derp_client.h"
+#include "base/clock.h"
 #include "base/log.h"
 #include "control/mesh.h"
 #include "dataplane/dataplane.h"
@@ -126,15 +127,6 @@ static struct {
 	struct mesh_link *links;
 	const uint8_t *priv, *pub, *mesh_key;
 } mesh;
-
-static uint64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 unsigned int
 ctl_mesh_count(const struct derper_config *cfg)
@@ -469,12 +461,12 @@ read_in(struct mesh_link *l, uint64_t now)
 static bool
 idle_wait(struct mesh_link *l, uint64_t ms)
 {
-	uint64_t end = now_ms() + ms;
+	uint64_t end = clock_mono_ms() + ms;
 
 	while (!atomic_load(&l->quit)) {
 		struct pollfd p[2] = {{.fd = l->quit_efd, .events = POLLIN},
 				      {.fd = l->ring->wake->efd, .events = POLLIN}};
-		uint64_t now = now_ms();
+		uint64_t now = clock_mono_ms();
 		int kicked;
 
 		if (now >= end)
@@ -556,7 +548,7 @@ link_run(struct mesh_link *l)
 	uint8_t early[4096];
 	size_t n;
 
-	l->last_rx_ms = now_ms();
+	l->last_rx_ms = clock_mono_ms();
 	/* what came with the handshake: the dump may start there */
 	while ((n = derp_client_take_buffered(l->c, early, sizeof(early))))
 		if (feed(l, early, n))
@@ -566,7 +558,7 @@ link_run(struct mesh_link *l)
 		return;
 	}
 	while (!atomic_load(&l->quit)) {
-		uint64_t now = now_ms();
+		uint64_t now = clock_mono_ms();
 		struct pollfd p[3] = {
 			{.fd = l->fd, .events = 0},
 			{.fd = l->ring->wake->efd, .events = POLLIN},
@@ -685,7 +677,7 @@ link_main(void *arg)
 			 derp_client_fast_start(l->c) ? "yes" : "no");
 		failures = 0;
 		l->restart_hint_ms = 0;
-		up_at = now_ms();
+		up_at = clock_mono_ms();
 		l->why = "unknown";
 		link_run(l);
 		link_close(l);
@@ -694,12 +686,12 @@ link_main(void *arg)
 		if (atomic_load(&l->quit))
 			break;
 		MESH_COUNT(l, disconnects, 1);
-		if (now_ms() - up_at >= STABLE_MS)
+		if (clock_mono_ms() - up_at >= STABLE_MS)
 			backoff = BACKOFF_MIN_MS;
 		wait = l->restart_hint_ms ? l->restart_hint_ms + jitter(BACKOFF_MIN_MS)
 					  : jitter(backoff);
 		LOG_WARN("mesh: link down", "peer=\"%s\" reason=\"%s\" up_ms=%llu retry_in_ms=%llu",
-			 l->entry, l->why, (unsigned long long)(now_ms() - up_at),
+			 l->entry, l->why, (unsigned long long)(clock_mono_ms() - up_at),
 			 (unsigned long long)wait);
 		backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
 		if (idle_wait(l, wait))

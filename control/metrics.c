@@ -17,6 +17,7 @@
 
 #include "control/acme.h"
 #include "control/admit.h"
+#include "base/clock.h"
 #include "base/log.h"
 #include "control/mesh.h"
 #include "control/metrics.h"
@@ -269,24 +270,12 @@ ready(char *out, size_t n, bool verbose)
 static int
 wait_fd(int fd, short ev, uint64_t deadline_ms)
 {
-	struct timespec ts;
 	struct pollfd p = {.fd = fd, .events = ev};
-	int64_t left;
+	int64_t left = (int64_t)deadline_ms - (int64_t)clock_mono_ms();
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	left = (int64_t)deadline_ms - (int64_t)(ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
 	if (left <= 0 || atomic_load(&met.stop))
 		return -1;
 	return poll(&p, 1, left > 200 ? 200 : (int)left) < 0 ? -1 : 0;
-}
-
-static uint64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 static void
@@ -325,7 +314,7 @@ respond(int fd, int status, const char *reason, const char *ctype,
 static void
 serve_one(int fd)
 {
-	uint64_t deadline = mono_ms() + IO_TIMEOUT_MS;
+	uint64_t deadline = clock_mono_ms() + IO_TIMEOUT_MS;
 	char buf[HEAD_MAX], text[1024];
 	size_t have = 0, end = 0;
 	struct http_req req;

@@ -29,6 +29,7 @@
 #include "base/log.h"
 #include "dataplane/ring_msg.h"
 #include "tls/client_info.h"
+#include "base/clock.h"
 #include "tls/acme_challenge.h"
 #include "tls/handover.h"
 #include "tls/handshake.h"
@@ -543,11 +544,7 @@ on_frame(void *ctx, uint8_t type, const uint8_t *body, uint32_t len)
 		return 0;
 	case DERP_FRAME_PONG:
 		if (s->ping_sent_ns && memcmp(body, s->ping, DERP_PING_LEN) == 0) {
-			struct timespec ts;
-			uint64_t now;
-
-			clock_gettime(CLOCK_MONOTONIC, &ts);
-			now = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+			uint64_t now = clock_mono_ns();
 			static const uint64_t bounds[] = TLS_RTT_BOUNDS_US;
 			uint64_t us = (now - s->ping_sent_ns) / 1000;
 			unsigned int b = 0;
@@ -1069,15 +1066,7 @@ rx_allowed(struct tls_thread *t, struct session *s)
 		return true;
 	if (burst < CLIENT_BURST_MIN)
 		burst = CLIENT_BURST_MIN;
-	if (!s->rx_refill_ms) {
-		s->rx_tokens = burst;
-	} else {
-		s->rx_tokens += rate * (double)(t->now_ms - s->rx_refill_ms) / 1000.0;
-		if (s->rx_tokens > burst)
-			s->rx_tokens = burst;
-	}
-	s->rx_refill_ms = t->now_ms;
-	return s->rx_tokens > 0;
+	return tb_refill(&s->rx_rate, rate, burst, t->now_ms) > 0;
 }
 
 /* Stop reading until the bucket is back above zero: TCP pushes back on
@@ -1086,9 +1075,8 @@ static void
 throttle(struct tls_thread *t, struct session *s)
 {
 	double rate = (double)t->cfg->limits.client_bytes_per_sec;
-	uint64_t wait = (uint64_t)(-s->rx_tokens * 1000.0 / rate) + 1;
 
-	s->throttle_until_ms = t->now_ms + wait;
+	s->throttle_until_ms = t->now_ms + tb_wait_ms(&s->rx_rate, rate);
 	if (s->flags & SF_THROTTLED)
 		return;
 	s->flags |= SF_THROTTLED;
@@ -1156,8 +1144,7 @@ on_readable(struct tls_thread *t, struct session *s)
 			return;
 		}
 		budget -= (size_t)n;
-		if (s->rx_refill_ms)
-			s->rx_tokens -= (double)n;
+		tb_debit(&s->rx_rate, (double)n);
 		consume(t, s, t->rbuf, (size_t)n);
 	}
 }
@@ -1284,12 +1271,9 @@ build_control(struct tls_thread *t, struct session *s, uint8_t *w)
 		TLS_COUNT(&t->cnt, keepalives, 1);
 	}
 	if (s->flags & SF_PING) {
-		struct timespec ts;
-
 		tls_random(s->ping, sizeof(s->ping));
 		n += put_frame(w + n, DERP_FRAME_PING, s->ping, DERP_PING_LEN, NULL, 0);
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		s->ping_sent_ns = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+		s->ping_sent_ns = clock_mono_ns();
 		s->flags &= ~SF_PING;
 	}
 	if (s->flags & SF_HEALTH) {
@@ -1446,14 +1430,8 @@ session_peer_gone(struct tls_thread *t, struct session *s,
 		return;
 	if (limit) {
 		/* derper: NotHere at most 1/s per connection, burst 3 */
-		double tokens = s->nothere_tokens +
-				(double)(t->now_ms - s->nothere_ms) / 1000.0;
-
-		s->nothere_ms = t->now_ms;
-		s->nothere_tokens = tokens > 3 ? 3 : tokens;
-		if (s->nothere_tokens < 1)
+		if (!tb_take(&s->nothere, 1, 3, t->now_ms, 1))
 			return;
-		s->nothere_tokens -= 1;
 	}
 	if (s->nb_gone == s->cap_gone) {
 		uint32_t cap = s->cap_gone ? s->cap_gone * 2 : 4;

@@ -19,6 +19,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "base/token_bucket.h"
 #include "config/config.h"
 #include "dataplane/dataplane.h"
 #include "dataplane/ring_msg.h"
@@ -132,12 +133,10 @@ struct session {
 	uint32_t nb_gone, cap_gone;
 	struct watch_event *wev;	/* watcher updates due: a FIFO */
 	uint32_t wev_head, wev_len, wev_cap;
-	double nothere_tokens;		/* NotHere limiter: 1/s, burst 3 */
-	uint64_t nothere_ms;
+	struct token_bucket nothere;	/* NotHere limiter: 1/s, burst 3 */
 
 	/* limits.client_bytes_per_sec: a token bucket in bytes */
-	double rx_tokens;
-	uint64_t rx_refill_ms;
+	struct token_bucket rx_rate;
 	uint64_t throttle_until_ms;
 	struct session *prev_thr, *next_thr;	/* the thread's throttled list */
 
@@ -187,8 +186,7 @@ struct tls_thread {
 	struct session *read_again;	/* read budget hit: read again */
 	struct session *throttled;	/* over their rate, until a time */
 	unsigned int nb_threads;	/* TLS threads: accept_rate is shared */
-	double accept_tokens;
-	uint64_t accept_refill_ms;
+	struct token_bucket accept;	/* this thread's share of accept_rate */
 
 	struct rte_mbuf *stage[TLS_STAGE];	/* to the forwarding lcore */
 	unsigned int nb_stage;

@@ -29,6 +29,7 @@
 #include <rte_ring_elem.h>
 
 #include "tls/admit_link.h"
+#include "base/clock.h"
 #include "base/log.h"
 #include "dataplane/ring_msg.h"
 #include "tls/listener.h"
@@ -48,15 +49,6 @@ enum {
 #define TAG_LISTEN UINT64_MAX
 #define TAG_WAKE (UINT64_MAX - 1)
 #define TAG_LISTEN80 (UINT64_MAX - 2)
-
-static uint64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 struct session *
 tls_thread_lookup(struct tls_thread *t, uint32_t id, uint32_t gen)
@@ -258,8 +250,6 @@ accept_one(struct tls_thread *t, int fd, const struct sockaddr_storage *ss,
 	s->gen = ++t->gens[id];
 	s->fd = fd;
 	s->heard = (struct heard_conn)HEARD_CONN_INIT;
-	s->nothere_tokens = 3;
-	s->nothere_ms = t->now_ms;
 	tls_socket_peer(ss, s->ip, &s->port, text, sizeof(text));
 	tls_socket_tune(fd, cfg);
 	if (port80) {
@@ -308,18 +298,7 @@ accept_allowed(struct tls_thread *t)
 	burst = t->cfg->limits.accept_burst ? (double)t->cfg->limits.accept_burst : rate;
 	rate /= n;
 	burst = burst / n < 1 ? 1 : burst / n;
-	if (!t->accept_refill_ms) {
-		t->accept_tokens = burst;
-	} else {
-		t->accept_tokens += rate * (double)(t->now_ms - t->accept_refill_ms) / 1000.0;
-		if (t->accept_tokens > burst)
-			t->accept_tokens = burst;
-	}
-	t->accept_refill_ms = t->now_ms;
-	if (t->accept_tokens < 1)
-		return false;
-	t->accept_tokens -= 1;
-	return true;
+	return tb_take(&t->accept, rate, burst, t->now_ms, 1);
 }
 
 static void
@@ -648,7 +627,7 @@ thread_main(void *arg)
 	if (rte_thread_register())
 		LOG_WARN("tls: rte_thread_register failed; mempool without cache",
 			 "tls=%u", t->id);
-	t->now_ms = mono_ms();
+	t->now_ms = clock_mono_ms();
 	t->next_sweep_ms = t->now_ms + SWEEP_MS;
 	while (!atomic_load(&t->quit)) {
 		int n, timeout;
@@ -667,7 +646,7 @@ thread_main(void *arg)
 			timeout = 0;
 		n = epoll_wait(t->epfd, ev, EVENTS, timeout);
 		dp_wake_done(t->link->wake, 0);
-		t->now_ms = mono_ms();
+		t->now_ms = clock_mono_ms();
 		if (n > 0)
 			handle_events(t, ev, n);
 		if (t->throttled)
