@@ -45,6 +45,7 @@
 #include "config/addr.h"
 #include "control/prom.h"
 #include "control/derp_client.h"
+#include "base/buf.h"
 #include "base/clock.h"
 #include "base/log.h"
 #include "control/mesh.h"
@@ -231,16 +232,11 @@ out_reserve(struct mesh_link *l, size_t need)
 			return 0;
 	}
 	{
-		size_t cap = l->out_cap ? l->out_cap : 16384;
-		uint8_t *n;
+		uint8_t *n = buf_grow(l->out, &l->out_cap, l->out_len + need, 16384, 0);
 
-		while (cap < l->out_len + need)
-			cap *= 2;
-		n = realloc(l->out, cap);
 		if (!n)
 			return -ENOMEM;
 		l->out = n;
-		l->out_cap = cap;
 	}
 	return 0;
 }

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/buf.h"
 #include "control/prom.h"
 
 void
@@ -41,18 +42,13 @@ vput(struct prom *p, const char *fmt, va_list ap)
 			return;
 		}
 		{
-			size_t cap = p->cap ? p->cap * 2 : 16384;
-			char *b;
+			char *b = buf_grow(p->buf, &p->cap, p->len + (size_t)n + 1, 16384, 0);
 
-			while (cap < p->len + (size_t)n + 1)
-				cap *= 2;
-			b = realloc(p->buf, cap);
 			if (!b) {
 				p->oom = true;
 				return;
 			}
 			p->buf = b;
-			p->cap = cap;
 		}
 	}
 }

@@ -29,6 +29,7 @@
 #include "base/log.h"
 #include "dataplane/ring_msg.h"
 #include "tls/client_info.h"
+#include "base/buf.h"
 #include "base/clock.h"
 #include "tls/acme_challenge.h"
 #include "tls/handover.h"
@@ -72,22 +73,18 @@ session_mark_dirty(struct tls_thread *t, struct session *s)
 	t->dirty = s;
 }
 
-/* Room for `need` bytes in a doubling buffer that starts at `first`. */
+/* Room for `need` bytes in a session buffer (32-bit sizes: at most 2 GiB,
+ * so a doubling can never wrap). */
 static int
 grow(uint8_t **buf, uint32_t *cap, size_t need, uint32_t first)
 {
-	uint32_t c = *cap ? *cap : first;
-	uint8_t *n;
+	size_t c = *cap;
+	uint8_t *n = buf_grow(*buf, &c, need, first, UINT32_MAX / 2 + 1);
 
-	if (need <= *cap)
-		return 0;
-	while (c < need)
-		c *= 2;
-	n = realloc(*buf, c);
 	if (!n)
 		return -ENOMEM;
 	*buf = n;
-	*cap = c;
+	*cap = (uint32_t)c;
 	return 0;
 }
 
