@@ -11,7 +11,8 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
+#include <openssl/core_names.h>
+#include <openssl/kdf.h>
 
 enum {
 	HS_KEY_UPDATE = 24,
@@ -54,9 +55,10 @@ tls13_engine_init(struct tls13_engine *e)
 	e->dec = EVP_CIPHER_CTX_new();
 	for (int i = 0; i < TLS13_SUITE_NB; i++)
 		e->cipher[i] = EVP_CIPHER_fetch(NULL, suites[i].cipher, NULL);
+	e->kdf = EVP_KDF_fetch(NULL, "TLS13-KDF", NULL);
 	e->scratch_cap = tls13_sealed_max(TLS13_WRITE_CHUNK);
 	e->scratch = malloc(e->scratch_cap);
-	if (!e->enc || !e->dec || !e->scratch) {
+	if (!e->enc || !e->dec || !e->kdf || !e->scratch) {
 		tls13_engine_uninit(e);
 		return -ENOMEM;
 	}
@@ -73,47 +75,45 @@ tls13_engine_uninit(struct tls13_engine *e)
 {
 	EVP_CIPHER_CTX_free(e->enc);
 	EVP_CIPHER_CTX_free(e->dec);
+	EVP_KDF_free(e->kdf);
 	for (int i = 0; i < TLS13_SUITE_NB; i++)
 		EVP_CIPHER_free(e->cipher[i]);
 	free(e->scratch);
 	memset(e, 0, sizeof(*e));
 }
 
-/* HKDF-Expand-Label(secret, label, "", n) for n <= the hash length: one
- * HMAC block (RFC 8446 §7.1, RFC 5869 §2.3). */
+/* HKDF-Expand-Label(secret, label, "", n) (RFC 8446 §7.1), by OpenSSL's
+ * TLS13-KDF in expand-only mode. */
 static int
-expand_label(int suite, const uint8_t *secret, const char *label,
-	     uint8_t *out, size_t n)
+expand_label(struct tls13_engine *e, int suite, const uint8_t *secret,
+	     const char *label, uint8_t *out, size_t n)
 {
-	const EVP_MD *md = suites[suite].hash_len == 48 ? EVP_sha384() : EVP_sha256();
-	size_t ll = strlen(label), hl = suites[suite].hash_len;
-	uint8_t info[2 + 1 + 6 + 32 + 1 + 1], mac[EVP_MAX_MD_SIZE];
-	unsigned int mac_len = 0;
-	size_t o = 0;
+	EVP_KDF_CTX *k = EVP_KDF_CTX_new(e->kdf);
+	int mode = EVP_KDF_HKDF_MODE_EXPAND_ONLY, rc;
+	OSSL_PARAM p[] = {
+		OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST,
+						 suites[suite].hash_len == 48 ? "SHA384" : "SHA256", 0),
+		OSSL_PARAM_construct_int(OSSL_KDF_PARAM_MODE, &mode),
+		OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, (void *)secret,
+						  suites[suite].hash_len),
+		OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_PREFIX, "tls13 ", 6),
+		OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_LABEL, (void *)label,
+						  strlen(label)),
+		OSSL_PARAM_construct_end(),
+	};
 
-	if (n > hl || ll > 32)
-		return -EINVAL;
-	info[o++] = (uint8_t)(n >> 8);
-	info[o++] = (uint8_t)n;
-	info[o++] = (uint8_t)(6 + ll);
-	memcpy(info + o, "tls13 ", 6);
-	o += 6;
-	memcpy(info + o, label, ll);
-	o += ll;
-	info[o++] = 0;		/* empty context */
-	info[o++] = 1;		/* T(1) */
-	if (!HMAC(md, secret, (int)hl, info, o, mac, &mac_len) || mac_len != hl)
-		return -EIO;
-	memcpy(out, mac, n);
-	OPENSSL_cleanse(mac, sizeof(mac));
-	return 0;
+	if (!k)
+		return -ENOMEM;
+	rc = EVP_KDF_derive(k, out, n, p) == 1 ? 0 : -EIO;
+	EVP_KDF_CTX_free(k);
+	return rc;
 }
 
 static int
 dir_derive(struct tls13_engine *e, struct tls13_dir *d, int suite)
 {
-	if (expand_label(suite, d->secret, "key", d->key, suites[suite].key_len) ||
-	    expand_label(suite, d->secret, "iv", d->iv, sizeof(d->iv)))
+	if (expand_label(e, suite, d->secret, "key", d->key, suites[suite].key_len) ||
+	    expand_label(e, suite, d->secret, "iv", d->iv, sizeof(d->iv)))
 		return -EIO;
 	d->seq = 0;
 	d->serial = ++e->next_serial;
@@ -127,7 +127,7 @@ dir_update(struct tls13_engine *e, struct tls13_dir *d, int suite)
 	uint8_t next[TLS13_MAX_SECRET];
 	size_t hl = suites[suite].hash_len;
 
-	if (expand_label(suite, d->secret, "traffic upd", next, hl))
+	if (expand_label(e, suite, d->secret, "traffic upd", next, hl))
 		return -EIO;
 	memcpy(d->secret, next, hl);
 	OPENSSL_cleanse(next, sizeof(next));

@@ -99,6 +99,7 @@ struct tls13_rec {
 /* Per thread: AEAD contexts and the sealing scratch. */
 struct tls13_engine {
 	void *enc, *dec;		/* EVP_CIPHER_CTX */
+	void *kdf;			/* EVP_KDF TLS13-KDF */
 	void *cipher[TLS13_SUITE_NB];	/* EVP_CIPHER */
 	uint64_t enc_serial, dec_serial;
 	uint64_t next_serial;
