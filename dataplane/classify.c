@@ -38,7 +38,9 @@ wr16(uint8_t *p, uint16_t v)
  * RFC 1071 sums in native byte order: a ones' complement sum is the same
  * in either byte order up to a swap (RFC 1071 §2(B)), so words are added
  * as they lie in memory and the folded complement is stored back as is.
- * Constants in host order go in through htons().
+ * Constants in host order go in through htons(). Not DPDK's rte_raw_cksum:
+ * it adds 16-bit words, and the capacity benchmark's general path lost 4 %
+ * with it (docs/performance.md, restructuring check).
  */
 static inline uint64_t
 nsum(const uint8_t *p, size_t n)
