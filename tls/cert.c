@@ -12,6 +12,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
+#include <sodium.h>
 
 #include "config/addr.h"
 #include "tls/cert.h"
@@ -325,8 +326,7 @@ add_meta_cert(SSL_CTX *ctx, const uint8_t pub[32], char *err, size_t errlen)
 	X509 *x;
 	int ok;
 
-	for (int i = 0; i < 32; i++)
-		snprintf(cn + 7 + 2 * i, 3, "%02x", pub[i]);
+	sodium_bin2hex(cn + 7, sizeof(cn) - 7, pub, 32);
 	key = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
 	if (!key) {
 		ssl_error(err, errlen, "cannot generate the meta certificate key", NULL);
@@ -430,7 +430,6 @@ tls_cert_leaf_sha256(SSL_CTX *ctx, char hex[65])
 
 	if (!leaf || !X509_digest(leaf, EVP_sha256(), md, &n) || n != 32)
 		return -EINVAL;
-	for (int i = 0; i < 32; i++)
-		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	sodium_bin2hex(hex, 65, md, 32);
 	return 0;
 }

@@ -50,17 +50,12 @@ tls_key_hex(const uint8_t key[DERP_KEY_LEN], char out[65])
 void
 tls_key_short(const uint8_t key[DERP_KEY_LEN], char out[8])
 {
-	static const char b64[] =
-		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	uint32_t v = (uint32_t)key[0] << 16 | (uint32_t)key[1] << 8 | key[2];
-	uint32_t w = (uint32_t)key[3] << 16;
+	char b64[sodium_base64_ENCODED_LEN(4, sodium_base64_VARIANT_ORIGINAL)];
 
+	/* the first 5 characters of the key's base64 come from its first 4 bytes */
+	sodium_bin2base64(b64, sizeof(b64), key, 4, sodium_base64_VARIANT_ORIGINAL);
 	out[0] = '[';
-	out[1] = b64[(v >> 18) & 63];
-	out[2] = b64[(v >> 12) & 63];
-	out[3] = b64[(v >> 6) & 63];
-	out[4] = b64[v & 63];
-	out[5] = b64[(w >> 18) & 63];
+	memcpy(out + 1, b64, 5);
 	out[6] = ']';
 	out[7] = '\0';
 }
