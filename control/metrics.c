@@ -119,6 +119,7 @@ tls_families(struct prom *p)
 		static const char *const names[DP_DROP_NB] = {
 			"ring_full", "unknown_dest", "stale_session", "dup_client",
 			"table_full", "bad_msg", "no_mbuf", "unknown_dest_on_fwd", "watch_full",
+			"backlog_full",
 		};
 
 		dp_counters_sum(&d);

@@ -22,6 +22,7 @@ enum dp_drop_reason {
 	DP_DROP_NO_MBUF,	/* pool empty: a notice could not be built */
 	DP_DROP_UNKNOWN_DEST_ON_FWD,	/* ForwardPacket for a key not local */
 	DP_DROP_WATCH_FULL,	/* WatchConns beyond DP_WATCH_MAX watchers */
+	DP_DROP_BACKLOG_FULL,	/* control message: ring and backlog both full */
 	DP_DROP_NB
 };
 

@@ -357,6 +357,14 @@ dp_uninit(void)
 	}
 	dp_ports_uninit(dp.ports, dp.nb_ports);
 	for (unsigned int i = 0; i < dp.nb_lcores; i++) {
+		/* messages still held back for a thread that has stopped */
+		for (unsigned int t = 0; t < dp.lcores[i]->nb_ep; t++) {
+			struct dp_tls_peer *p = &dp.lcores[i]->tls[t];
+
+			for (unsigned int k = 0; k < p->nb_backlog; k++)
+				rte_pktmbuf_free(p->backlog[(p->bl_head + k) % DP_BACKLOG]);
+			p->nb_backlog = 0;
+		}
 		wake_uninit(&dp.lcores[i]->wake);
 		rte_free(dp.lcores[i]->rl_slots);
 		rte_free(dp.lcores[i]);
@@ -435,7 +443,7 @@ tel_counters(struct rte_tel_data *d, const struct dp_counters *c)
 	static const char *const drop_names[DP_DROP_NB] = {
 		"drop_ring_full", "drop_unknown_dest", "drop_stale_session",
 		"drop_dup_client", "drop_table_full", "drop_bad_msg", "drop_no_mbuf",
-		"drop_unknown_dest_on_fwd", "drop_watch_full",
+		"drop_unknown_dest_on_fwd", "drop_watch_full", "drop_backlog_full",
 	};
 
 	rte_tel_data_start_dict(d);

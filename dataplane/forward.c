@@ -562,23 +562,79 @@ dp_forward_burst(struct dp_lcore *lc, struct rte_mbuf **msgs, unsigned int n)
 	DP_COUNT(&lc->cnt, ring_msgs, n);
 }
 
+/* Packets may be dropped when a thread falls behind; the messages that
+ * keep its sessions' state right may not. */
+static bool
+is_packet(struct rte_mbuf *m)
+{
+	uint8_t t = dp_msg(m)->type;
+
+	return t == DP_MSG_DELIVER || t == DP_MSG_FORWARD;
+}
+
+/* Send what the backlog holds, oldest first, as far as the ring has room.
+ * Returns how many went. */
+static unsigned int
+backlog_drain(struct dp_lcore *lc, struct dp_tls_peer *p)
+{
+	unsigned int sent = 0;
+
+	while (p->nb_backlog) {
+		unsigned int n = DP_BACKLOG - p->bl_head, k;
+
+		if (n > p->nb_backlog)
+			n = p->nb_backlog;
+		k = rte_ring_sp_enqueue_burst(p->tx, (void **)&p->backlog[p->bl_head], n, NULL);
+		sent += k;
+		p->bl_head = (p->bl_head + k) % DP_BACKLOG;
+		p->nb_backlog -= k;
+		if (k < n)
+			break;
+	}
+	if (p->nb_backlog == 0) {
+		p->bl_head = 0;
+		if (sent)
+			lc->nb_backlogged--;
+	}
+	return sent;
+}
+
+/* The ring is full: keep a control message for later, drop a packet. */
+static void
+backlog_or_drop(struct dp_lcore *lc, struct dp_tls_peer *p, struct rte_mbuf *m)
+{
+	if (is_packet(m) || p->nb_backlog == DP_BACKLOG) {
+		DP_COUNT_DROP(&lc->cnt, is_packet(m) ? DP_DROP_RING_FULL : DP_DROP_BACKLOG_FULL);
+		rte_pktmbuf_free(m);
+		return;
+	}
+	if (p->nb_backlog++ == 0)
+		lc->nb_backlogged++;
+	p->backlog[(p->bl_head + p->nb_backlog - 1) % DP_BACKLOG] = m;
+}
+
 void
 dp_forward_flush(struct dp_lcore *lc)
 {
 	for (unsigned int t = 0; t < lc->nb_ep; t++) {
 		struct dp_tls_peer *p = &lc->tls[t];
-		unsigned int sent;
+		unsigned int sent = 0, ok = 0;
 
-		if (p->nb_stage == 0)
+		if (unlikely(p->nb_backlog))
+			sent = backlog_drain(lc, p);
+		if (p->nb_stage == 0) {
+			if (sent)
+				dp_wake_kick(p->wake);
 			continue;
-		sent = rte_ring_sp_enqueue_burst(p->tx, (void **)p->stage,
-						 p->nb_stage, NULL);
-		for (unsigned int i = sent; i < p->nb_stage; i++) {
-			DP_COUNT_DROP(&lc->cnt, DP_DROP_RING_FULL);
-			rte_pktmbuf_free(p->stage[i]);
 		}
+		/* nothing overtakes the backlog */
+		if (likely(p->nb_backlog == 0))
+			ok = rte_ring_sp_enqueue_burst(p->tx, (void **)p->stage,
+						       p->nb_stage, NULL);
+		for (unsigned int i = ok; i < p->nb_stage; i++)
+			backlog_or_drop(lc, p, p->stage[i]);
 		p->nb_stage = 0;
-		if (sent)
+		if (sent + ok)
 			dp_wake_kick(p->wake);
 	}
 }
@@ -601,7 +657,7 @@ dp_forward_poll(struct dp_lcore *lc)
 	}
 	if (unlikely(lc->nb_dumping))
 		total += dump_step(lc);
-	if (total)
+	if (total || unlikely(lc->nb_backlogged))
 		dp_forward_flush(lc);
 	return total;
 }
@@ -609,7 +665,7 @@ dp_forward_poll(struct dp_lcore *lc)
 bool
 dp_forward_idle(const struct dp_lcore *lc)
 {
-	if (lc->nb_dumping)
+	if (lc->nb_dumping || lc->nb_backlogged)
 		return false;
 	for (unsigned int t = 0; t < lc->nb_ep; t++)
 		if (!rte_ring_empty(lc->tls[t].rx))

@@ -26,6 +26,7 @@ enum {
 	DP_DUMP_BUDGET = 256,	/* PeerPresent per watcher per loop, at most */
 	DP_BURST = 32,		/* ring dequeue burst */
 	DP_STAGE = 64,		/* messages staged per TLS thread before flush */
+	DP_BACKLOG = 512,	/* control messages kept per endpoint, ring full */
 };
 
 enum {
@@ -73,6 +74,12 @@ struct dp_tls_peer {
 	struct dp_wake *wake;		/* the TLS thread's wake-up */
 	unsigned int nb_stage;
 	struct rte_mbuf *stage[DP_STAGE];
+	/* Control messages (DUP, CLOSE, PEER_GONE, PEER_PRESENT, ...) the ring
+	 * had no room for: a FIFO sent before anything newer, never dropped
+	 * while it has room. Packets are dropped instead (counted), as derper
+	 * drops from a full queue. */
+	unsigned int bl_head, nb_backlog;
+	struct rte_mbuf *backlog[DP_BACKLOG];
 };
 
 struct dp_lcore {
@@ -91,6 +98,7 @@ struct dp_lcore {
 	unsigned int nb_tls;
 	unsigned int nb_ep;
 	struct dp_tls_peer tls[DP_TLS_MAX];
+	unsigned int nb_backlogged;	/* endpoints with a backlog */
 	unsigned int nb_watch;		/* used entries of watch[] */
 	unsigned int nb_dumping;
 	struct dp_watcher watch[DP_WATCH_MAX];

@@ -114,6 +114,27 @@ out(unsigned int t)
 	return rte_ring_sc_dequeue(lc->tls[t].tx, &m) == 0 ? m : NULL;
 }
 
+/* Every thread reads its ring until nothing is left, held-back messages
+ * included (freed unread). */
+static void
+settle(void)
+{
+	struct rte_mbuf *m;
+	bool more = true;
+
+	while (more) {
+		more = false;
+		for (unsigned int t = 0; t < NB_EP; t++)
+			while ((m = out(t))) {
+				rte_pktmbuf_free(m);
+				more = true;
+			}
+		dp_forward_poll(lc);
+		for (unsigned int t = 0; t < NB_EP; t++)
+			more |= rte_ring_count(lc->tls[t].tx) > 0;
+	}
+}
+
 static void
 expect(unsigned int t, uint8_t type, uint32_t id, uint8_t flags)
 {
@@ -272,6 +293,67 @@ test_duplicates(void)
 	CU_ASSERT_EQUAL(rte_mempool_in_use_count(pool), base);
 }
 
+/* A full dp->tls ring drops packets but keeps control messages, in order,
+ * for when the thread has caught up; the backlog is bounded. */
+static void
+test_control_never_dropped_on_full_ring(void)
+{
+	unsigned int base = rte_mempool_in_use_count(pool);
+	uint64_t ring = lc->cnt.drops[DP_DROP_RING_FULL];
+	uint64_t bl = lc->cnt.drops[DP_DROP_BACKLOG_FULL];
+	struct rte_mbuf *m, *batch[2];
+
+	settle();
+	/* key 0x40 on TLS thread 0; fill thread 0's 15-entry ring */
+	run(msg(DP_MSG_SESSION_UP, 0, 1, 1, 0x40, 0, DP_SESS_REGULAR));
+	for (int i = 0; i < 15; i++)
+		run(msg(DP_MSG_SEND, 1, 5, 1, 0x40, 0x41, 0));
+	CU_ASSERT_EQUAL(rte_ring_count(lc->tls[0].tx), 15);
+	/* a duplicate connection for 0x40 on thread 0: DUP notices must wait;
+	 * packets behind them are dropped */
+	batch[0] = msg(DP_MSG_SESSION_UP, 0, 2, 1, 0x40, 0, DP_SESS_REGULAR);
+	batch[1] = msg(DP_MSG_SEND, 1, 5, 1, 0x40, 0x41, 0);
+	dp_forward_burst(lc, batch, 2);
+	dp_forward_flush(lc);
+	CU_ASSERT(lc->tls[0].nb_backlog >= 1);
+	CU_ASSERT_EQUAL(lc->nb_backlogged, 1);
+	CU_ASSERT(!dp_forward_idle(lc));	/* it keeps trying */
+	CU_ASSERT_EQUAL(lc->cnt.drops[DP_DROP_RING_FULL], ring + 1);
+	/* the thread drains its ring; the next pass sends the backlog */
+	for (int i = 0; i < 15; i++)
+		expect(0, DP_MSG_DELIVER, 1, 0);
+	dp_forward_poll(lc);
+	CU_ASSERT_EQUAL(lc->tls[0].nb_backlog, 0);
+	CU_ASSERT_EQUAL(lc->nb_backlogged, 0);
+	m = out(0);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+	CU_ASSERT_EQUAL(dp_msg(m)->type, DP_MSG_DUP);
+	rte_pktmbuf_free(m);
+	while ((m = out(0))) {
+		CU_ASSERT_EQUAL(dp_msg(m)->type, DP_MSG_DUP);
+		rte_pktmbuf_free(m);
+	}
+	/* bounded: with the ring full, at most DP_BACKLOG notices wait */
+	for (int i = 0; i < 15; i++)
+		run(msg(DP_MSG_SEND, 1, 5, 1, 0x40, 0x41, 0));
+	for (int i = 0; i < DP_BACKLOG + 3; i++) {
+		struct rte_mbuf *c = msg(DP_MSG_SESSION_UP, 0, 3, 1, 0x40, 0, DP_SESS_REGULAR);
+
+		run(c);
+		run(msg(DP_MSG_SESSION_DOWN, 0, 3, 1, 0x40, 0, 0));
+	}
+	CU_ASSERT_EQUAL(lc->tls[0].nb_backlog, DP_BACKLOG);
+	CU_ASSERT(lc->cnt.drops[DP_DROP_BACKLOG_FULL] > bl);
+	/* everything drains once the thread reads again */
+	settle();
+	CU_ASSERT_EQUAL(lc->nb_backlogged, 0);
+	run(msg(DP_MSG_SESSION_DOWN, 0, 2, 1, 0x40, 0, 0));
+	run(msg(DP_MSG_SESSION_DOWN, 0, 1, 1, 0x40, 0, 0));
+	settle();
+	CU_ASSERT_EQUAL(table.nb_keys, 0);
+	CU_ASSERT_EQUAL(rte_mempool_in_use_count(pool), base);
+}
+
 static void
 test_table_full_and_ring_full(void)
 {
@@ -294,10 +376,7 @@ test_table_full_and_ring_full(void)
 		rte_pktmbuf_free(m);
 	for (uint32_t i = 0; i < 16; i++)
 		run(msg(DP_MSG_SESSION_DOWN, 0, i, 1, (uint8_t)(0x40 + i), 0, 0));
-	while ((m = out(0)))
-		rte_pktmbuf_free(m);
-	while ((m = out(1)))
-		rte_pktmbuf_free(m);
+	settle();
 	CU_ASSERT_EQUAL(table.nb_keys, 0);
 	CU_ASSERT_EQUAL(rte_mempool_in_use_count(pool), base);
 }
@@ -590,6 +669,7 @@ static CU_TestInfo tests[] = {
 	{"route, NotHere, session down", test_route_and_gone},
 	{"duplicate connections", test_duplicates},
 	{"table full, ring full", test_table_full_and_ring_full},
+	{"control messages wait in a bounded backlog, packets drop", test_control_never_dropped_on_full_ring},
 	{"bad message", test_bad_message},
 	{"mesh: WatchConns dump and updates", test_watch},
 	{"mesh: dump paced by ring room", test_watch_dump_paced},
