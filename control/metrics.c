@@ -105,6 +105,10 @@ tls_families(struct prom *p)
 	counter(p, "derper_client_throttles_total",
 		"Times a client's reading paused at limits.client_bytes_per_sec (backpressure)",
 		c.throttles);
+	counter(p, "derper_output_pauses_total",
+		"Times reading a client paused because its unsent output passed the limit "
+		"(requests or pings it does not read the answers to)",
+		c.output_pauses);
 	counter(p, "derper_keepalives_sent_total", "KeepAlive frames sent", c.keepalives);
 	counter(p, "derper_restarting_sent_total", "Restarting frames sent on shutdown",
 		c.restarting_sent);

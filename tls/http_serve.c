@@ -119,7 +119,11 @@ serve_http(struct tls_thread *t, struct session *s)
 	};
 
 	while (s->state == S_HTTP) {
-		size_t end = http_head_end(s->head, s->head_len, s->head_scan);
+		size_t end;
+
+		if (session_out_pause(t, s))
+			return;		/* answered once the output drains */
+		end = http_head_end(s->head, s->head_len, s->head_scan);
 		struct http_req req;
 		char resp[8192];
 		size_t resp_len = 0, rest;
@@ -180,6 +184,21 @@ serve_http(struct tls_thread *t, struct session *s)
 }
 
 void
+session_http_resume(struct tls_thread *t, struct session *s)
+{
+	uint8_t *held = s->held;
+	uint32_t n = s->held_len;
+
+	serve_http(t, s);
+	if (!n || s->state == S_DEAD || (s->flags & SF_OUT_PAUSED))
+		return;
+	s->held = NULL;
+	s->held_len = s->held_cap = 0;
+	session_consume_http(t, s, held, n);
+	free(held);
+}
+
+void
 session_consume_http(struct tls_thread *t, struct session *s, const uint8_t *buf,
 	     size_t n)
 {
@@ -202,6 +221,18 @@ session_consume_http(struct tls_thread *t, struct session *s, const uint8_t *buf
 		serve_http(t, s);
 		if (take == 0)
 			break;
+	}
+	/* the head is full of requests waiting for the output to drain: keep
+	 * the rest (at most one read, since reading is paused meanwhile) */
+	if (n && s->state == S_HTTP) {
+		if (s->held_len + n > HELD_MAX ||
+		    session_grow(&s->held, &s->held_cap, s->held_len + n, 4096)) {
+			session_close(t, s, TLS_CLOSE_NO_MEMORY);
+			return;
+		}
+		memcpy(s->held + s->held_len, buf, n);
+		s->held_len += (uint32_t)n;
+		return;
 	}
 	/* bytes beyond the buffer right after an upgrade belong to DERP */
 	if (n && s->state == S_CLIENT_INFO) {

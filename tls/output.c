@@ -119,8 +119,12 @@ write_out(struct tls_thread *t, struct session *s)
 		}
 		s->out_off += (uint32_t)n;
 		s->stall_ms = 0;
+		if ((s->flags & SF_OUT_PAUSED) && session_out_unsent(s) <= OUT_PAUSE / 2)
+			session_out_resume(t, s);
 	}
 	s->out_off = s->out_len = 0;
+	if (s->flags & SF_OUT_PAUSED)
+		session_out_resume(t, s);
 	if (s->out_cap > OUT_KEEP) {
 		free(s->out);
 		s->out = NULL;

@@ -119,6 +119,7 @@ tel_tls(const char *cmd, const char *params, struct rte_tel_data *d)
 		{"pongs_out", &c.pongs_out}, {"keepalives", &c.keepalives},
 		{"restarting_sent", &c.restarting_sent},
 		{"reads", &c.reads}, {"writes", &c.writes}, {"throttles", &c.throttles},
+		{"output_pauses", &c.output_pauses},
 	};
 	char name[64];
 

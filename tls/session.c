@@ -236,6 +236,30 @@ session_unthrottle(struct tls_thread *t, struct session *s)
 	s->flags &= ~SF_THROTTLED;
 }
 
+bool
+session_out_pause(struct tls_thread *t, struct session *s)
+{
+	if (s->flags & SF_OUT_PAUSED)
+		return true;
+	if (session_out_unsent(s) <= OUT_PAUSE)
+		return false;
+	s->flags |= SF_OUT_PAUSED;
+	TLS_COUNT(&t->cnt, output_pauses, 1);
+	return true;
+}
+
+void
+session_out_resume(struct tls_thread *t, struct session *s)
+{
+	s->flags &= ~SF_OUT_PAUSED;
+	/* edge-triggered: what the socket holds is read on our initiative */
+	if (!(s->flags & SF_READ_AGAIN)) {
+		s->flags |= SF_READ_AGAIN;
+		s->next_read = t->read_again;
+		t->read_again = s;
+	}
+}
+
 static void
 on_readable(struct tls_thread *t, struct session *s)
 {
@@ -243,6 +267,8 @@ on_readable(struct tls_thread *t, struct session *s)
 
 	if (s->flags & SF_THROTTLED)
 		return;		/* its time comes from the throttled list */
+	if (s->state == S_HTTP && (s->head_len || s->held_len))
+		session_http_resume(t, s);	/* requests that waited */
 
 	while (s->state != S_DEAD && s->state != S_CLOSING) {
 		size_t len = RBUF_SIZE < budget ? RBUF_SIZE : budget;
@@ -260,6 +286,8 @@ on_readable(struct tls_thread *t, struct session *s)
 			throttle(t, s);
 			return;
 		}
+		if (session_out_pause(t, s))
+			return;		/* output drains first (write_out) */
 		if (s->rec && len < TLS13_MIN_READ_BUF)
 			len = TLS13_MIN_READ_BUF;	/* room for a record */
 		n = io_read(t, s, t->rbuf, len);

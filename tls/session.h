@@ -70,6 +70,7 @@ enum session_flags {
 	SF_PORT80 = 1 << 20,		/* came in on the port-80 listener */
 	SF_OPEN = 1 << 21,		/* counted in cnt.open[transport] */
 	SF_THROTTLED = 1 << 22,		/* over its receive rate: not read */
+	SF_OUT_PAUSED = 1 << 23,	/* unsent output over OUT_PAUSE: not read */
 };
 
 struct pending_down {

@@ -13,6 +13,7 @@
 #ifndef DERPER_TLS_SESSION_INT_H
 #define DERPER_TLS_SESSION_INT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -27,7 +28,26 @@ enum {
 	HELD_MAX = 256 << 10,		/* input buffered while verifying */
 	MESH_WRITE_TIMEOUT_S = 30,
 	CLIENT_BURST_MIN = 65568,	/* one largest frame, as derper */
+	/* Unsent output (HTTP answers, WebSocket pongs, ...) past which a
+	 * session is not read until it has drained to half: a client that
+	 * does not read what it asked for is slowed by TCP, as Go's HTTP
+	 * server answers one request at a time. */
+	OUT_PAUSE = 64 << 10,
 };
+
+/* Output written but not yet taken by the socket. */
+static inline size_t
+session_out_unsent(const struct session *s)
+{
+	return (size_t)s->out_len - s->out_off;
+}
+
+/* Stop reading (and answering) while the output is over OUT_PAUSE. True
+ * when paused; counted once per pause. */
+bool session_out_pause(struct tls_thread *t, struct session *s);
+
+/* session.c: the output has drained: read (and answer) again. */
+void session_out_resume(struct tls_thread *t, struct session *s);
 
 /* A negative callback result that carries a close reason. */
 #define CLOSE_RC(reason) (-(1000 + (reason)))
@@ -72,8 +92,11 @@ void session_feed_ws(struct tls_thread *t, struct session *s, uint8_t *buf,
 void session_ws_fail(struct tls_thread *t, struct session *s, uint16_t status);
 
 /* http_serve.c: bytes of an HTTP session, request heads answered as they
- * complete. */
+ * complete; while the output is over its limit, unanswered input waits. */
 void session_consume_http(struct tls_thread *t, struct session *s,
 			  const uint8_t *buf, size_t n);
+
+/* http_serve.c: answer what waited (after a pause). */
+void session_http_resume(struct tls_thread *t, struct session *s);
 
 #endif /* DERPER_TLS_SESSION_INT_H */
