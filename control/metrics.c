@@ -31,7 +31,19 @@
 
 enum {
 	HEAD_MAX = 8192,
-	IO_TIMEOUT_MS = 5000,
+	IO_TIMEOUT_MS = 5000,	/* a connection's whole life */
+	CONNS_MAX = 64,		/* served at once; the oldest gives way */
+};
+
+/* One connection of the listener: reading its request head, then writing
+ * its answer. */
+struct conn {
+	int fd;			/* -1: free */
+	uint64_t deadline_ms;
+	size_t have;
+	char *out;		/* the whole answer; NULL while reading */
+	size_t out_len, out_off;
+	char buf[HEAD_MAX];
 };
 
 static struct {
@@ -41,6 +53,8 @@ static struct {
 	int fd, wake_fd;
 	_Atomic int stop;
 	time_t started;
+	struct conn conns[CONNS_MAX];
+	_Atomic uint64_t timed_out, evicted;	/* written by the thread */
 } met = {.fd = -1, .wake_fd = -1};
 
 /* ------------------------------------------------------------------ */
@@ -222,6 +236,13 @@ ctl_metrics_text(size_t *len, bool openmetrics)
 	      (uint64_t)met.started);
 	tls_families(&p);
 	dataplane_families(&p);
+	prom_family(&p, "derper_metrics_connections_closed_total", "counter",
+		    "Connections to this listener closed unanswered: past their deadline, "
+		    "or the oldest making room for a new one");
+	prom_u64(&p, "derper_metrics_connections_closed_total",
+		 atomic_load_explicit(&met.timed_out, memory_order_relaxed), "reason", "timeout", NULL);
+	prom_u64(&p, "derper_metrics_connections_closed_total",
+		 atomic_load_explicit(&met.evicted, memory_order_relaxed), "reason", "evicted", NULL);
 	ctl_admit_metrics(&p);
 	ctl_mesh_metrics(&p);
 	ctl_acme_metrics(&p);
@@ -272,132 +293,224 @@ ready(char *out, size_t n, bool verbose)
 /* ------------------------------------------------------------------ */
 /* The listener                                                         */
 
-static int
-wait_fd(int fd, short ev, uint64_t deadline_ms)
-{
-	struct pollfd p = {.fd = fd, .events = ev};
-	int64_t left = (int64_t)deadline_ms - (int64_t)clock_mono_ms();
-
-	if (left <= 0 || atomic_load(&met.stop))
-		return -1;
-	return poll(&p, 1, left > 200 ? 200 : (int)left) < 0 ? -1 : 0;
-}
-
-static void
-send_all(int fd, const char *p, size_t n, uint64_t deadline)
-{
-	while (n) {
-		ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
-
-		if (w > 0) {
-			p += w;
-			n -= (size_t)w;
-		} else if (w < 0 && (errno == EAGAIN || errno == EINTR)) {
-			if (wait_fd(fd, POLLOUT, deadline))
-				return;
-		} else {
-			return;
-		}
-	}
-}
-
-static void
-respond(int fd, int status, const char *reason, const char *ctype,
-	const char *body, size_t len, bool head, uint64_t deadline)
+/* The whole answer, head and body, in one allocation (NULL on ENOMEM). */
+static char *
+answer(int status, const char *reason, const char *ctype, const char *body,
+       size_t len, bool head, size_t *out_len)
 {
 	char hdr[256];
 	int n = snprintf(hdr, sizeof(hdr),
 			 "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
 			 "Cache-Control: no-store\r\nConnection: close\r\n\r\n",
 			 status, reason, ctype, len);
+	size_t blen = head ? 0 : len;
+	char *o = malloc((size_t)n + blen);
 
-	send_all(fd, hdr, (size_t)n, deadline);
-	if (!head)
-		send_all(fd, body, len, deadline);
+	if (!o)
+		return NULL;
+	memcpy(o, hdr, (size_t)n);
+	if (blen)
+		memcpy(o + n, body, blen);
+	*out_len = (size_t)n + blen;
+	return o;
+}
+
+#define TEXT(status, reason, body) \
+	answer(status, reason, "text/plain", body, sizeof(body) - 1, head, len)
+
+/* The answer to a complete request head. */
+static char *
+route(const char *buf, size_t end, size_t *len)
+{
+	struct http_req req;
+	char text[1024];
+	bool head;
+
+	if (http_parse_request(buf, end, &req)) {
+		head = false;
+		return TEXT(400, "Bad Request", "bad request\n");
+	}
+	head = http_str_eq(req.method, "HEAD");
+	if (!head && !http_str_eq(req.method, "GET"))
+		return TEXT(405, "Method Not Allowed", "GET only\n");
+	if (http_str_eq(req.path, "/metrics")) {
+		bool om = http_str_contains(req.accept, "application/openmetrics-text");
+		size_t mlen;
+		char *m = ctl_metrics_text(&mlen, om), *o;
+
+		if (!m)
+			return TEXT(500, "Internal Server Error", "out of memory\n");
+		o = answer(200, "OK",
+			   om ? "application/openmetrics-text; version=1.0.0; charset=utf-8"
+			      : "text/plain; version=0.0.4; charset=utf-8",
+			   m, mlen, head, len);
+		free(m);
+		return o;
+	}
+	if (http_str_eq(req.path, "/healthz"))
+		return TEXT(200, "OK", "ok\n");
+	if (http_str_eq(req.path, "/readyz")) {
+		bool ok = ready(text, sizeof(text), http_str_contains(req.query, "verbose"));
+
+		return answer(ok ? 200 : 503, ok ? "OK" : "Service Unavailable", "text/plain",
+			      text, strlen(text), head, len);
+	}
+	return TEXT(404, "Not Found", "not found\n");
+}
+
+#undef TEXT
+
+static void
+conn_close(struct conn *c)
+{
+	close(c->fd);
+	free(c->out);
+	c->fd = -1;
+	c->out = NULL;
+	c->have = c->out_len = c->out_off = 0;
+}
+
+/* Send what the socket takes; the connection ends with its answer. */
+static void
+conn_write(struct conn *c)
+{
+	while (c->out_off < c->out_len) {
+		ssize_t w = send(c->fd, c->out + c->out_off, c->out_len - c->out_off,
+				 MSG_NOSIGNAL);
+
+		if (w > 0) {
+			c->out_off += (size_t)w;
+			continue;
+		}
+		if (w < 0 && (errno == EAGAIN || errno == EINTR))
+			return;
+		break;
+	}
+	conn_close(c);
 }
 
 static void
-serve_one(int fd)
+conn_read(struct conn *c)
 {
-	uint64_t deadline = clock_mono_ms() + IO_TIMEOUT_MS;
-	char buf[HEAD_MAX], text[1024];
-	size_t have = 0, end = 0;
-	struct http_req req;
-	bool head;
+	size_t end;
+	ssize_t r;
 
-	while (!(end = http_head_end(buf, have, 0))) {
-		ssize_t r;
-
-		if (have == sizeof(buf)) {
-			respond(fd, 431, "Request Header Fields Too Large", "text/plain",
-				"too large\n", 10, false, deadline);
+	for (;;) {
+		if (c->have == sizeof(c->buf)) {
+			c->out = answer(431, "Request Header Fields Too Large", "text/plain",
+					"too large\n", 10, false, &c->out_len);
+			break;
+		}
+		r = recv(c->fd, c->buf + c->have, sizeof(c->buf) - c->have, 0);
+		if (r < 0 && (errno == EAGAIN || errno == EINTR))
+			return;
+		if (r <= 0) {
+			conn_close(c);
 			return;
 		}
-		r = recv(fd, buf + have, sizeof(buf) - have, 0);
-		if (r > 0)
-			have += (size_t)r;
-		else if (r == 0 || (errno != EAGAIN && errno != EINTR) ||
-			 wait_fd(fd, POLLIN, deadline))
-			return;
-	}
-	if (http_parse_request(buf, end, &req)) {
-		respond(fd, 400, "Bad Request", "text/plain", "bad request\n", 12, false,
-			deadline);
-		return;
-	}
-	head = http_str_eq(req.method, "HEAD");
-	if (!head && !http_str_eq(req.method, "GET")) {
-		respond(fd, 405, "Method Not Allowed", "text/plain", "GET only\n", 9, false,
-			deadline);
-		return;
-	}
-	if (http_str_eq(req.path, "/metrics")) {
-		size_t len;
-		bool om = http_str_contains(req.accept, "application/openmetrics-text");
-		char *m = ctl_metrics_text(&len, om);
-
-		if (!m) {
-			respond(fd, 500, "Internal Server Error", "text/plain",
-				"out of memory\n", 14, head, deadline);
-			return;
+		c->have += (size_t)r;
+		end = http_head_end(c->buf, c->have, 0);
+		if (end) {
+			c->out = route(c->buf, end, &c->out_len);
+			break;
 		}
-		respond(fd, 200, "OK",
-			om ? "application/openmetrics-text; version=1.0.0; charset=utf-8"
-			   : "text/plain; version=0.0.4; charset=utf-8",
-			m, len, head, deadline);
-		free(m);
-	} else if (http_str_eq(req.path, "/healthz")) {
-		respond(fd, 200, "OK", "text/plain", "ok\n", 3, head, deadline);
-	} else if (http_str_eq(req.path, "/readyz")) {
-		bool ok = ready(text, sizeof(text), http_str_contains(req.query, "verbose"));
+	}
+	if (!c->out) {
+		conn_close(c);
+		return;
+	}
+	conn_write(c);
+}
 
-		respond(fd, ok ? 200 : 503, ok ? "OK" : "Service Unavailable", "text/plain", text,
-			strlen(text), head, deadline);
-	} else {
-		respond(fd, 404, "Not Found", "text/plain", "not found\n", 10, head, deadline);
+/* A free slot; when all are taken, the connection closest to its deadline
+ * (the oldest) gives way, so a crowd of stalled clients cannot keep a
+ * probe out. */
+static struct conn *
+conn_slot(void)
+{
+	struct conn *oldest = &met.conns[0];
+
+	for (unsigned int i = 0; i < CONNS_MAX; i++) {
+		if (met.conns[i].fd < 0)
+			return &met.conns[i];
+		if (met.conns[i].deadline_ms < oldest->deadline_ms)
+			oldest = &met.conns[i];
+	}
+	conn_close(oldest);
+	atomic_fetch_add_explicit(&met.evicted, 1, memory_order_relaxed);
+	return oldest;
+}
+
+static void
+accept_all(void)
+{
+	for (int i = 0; i < CONNS_MAX; i++) {
+		int fd = accept4(met.fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		struct conn *c;
+
+		if (fd < 0)
+			return;
+		c = conn_slot();
+		c->fd = fd;
+		c->deadline_ms = clock_mono_ms() + IO_TIMEOUT_MS;
+		conn_read(c);		/* the request may be there already */
 	}
 }
 
+/*
+ * The listener: every connection at once, each with its own deadline, in
+ * one poll loop, so /healthz and /readyz answer at once whatever other
+ * clients of this port do (a kubelet probe must not wait behind a stalled
+ * scraper).
+ */
 static void *
 metrics_main(void *arg)
 {
 	(void)arg;
 	pthread_setname_np(pthread_self(), "derper-metrics");
+	for (unsigned int i = 0; i < CONNS_MAX; i++)
+		met.conns[i].fd = -1;
 	while (!atomic_load(&met.stop)) {
-		struct pollfd p[2] = {{.fd = met.fd, .events = POLLIN},
-				      {.fd = met.wake_fd, .events = POLLIN}};
-		int fd;
+		struct pollfd p[2 + CONNS_MAX] = {{.fd = met.fd, .events = POLLIN},
+						  {.fd = met.wake_fd, .events = POLLIN}};
+		struct conn *of[2 + CONNS_MAX];
+		uint64_t now = clock_mono_ms();
+		int n = 2, timeout = IO_TIMEOUT_MS;
 
-		if (poll(p, 2, -1) < 0 && errno != EINTR)
+		for (unsigned int i = 0; i < CONNS_MAX; i++) {
+			struct conn *c = &met.conns[i];
+
+			if (c->fd < 0)
+				continue;
+			if (now >= c->deadline_ms) {
+				conn_close(c);
+				atomic_fetch_add_explicit(&met.timed_out, 1, memory_order_relaxed);
+				continue;
+			}
+			if ((int64_t)(c->deadline_ms - now) < timeout)
+				timeout = (int)(c->deadline_ms - now);
+			of[n] = c;
+			p[n].fd = c->fd;
+			p[n++].events = c->out ? POLLOUT : POLLIN;
+		}
+		if (poll(p, (nfds_t)n, timeout) < 0 && errno != EINTR)
 			break;
 		if (p[1].revents || atomic_load(&met.stop))
 			break;
-		fd = accept4(met.fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (fd < 0)
-			continue;
-		serve_one(fd);
-		close(fd);
+		for (int i = 2; i < n; i++) {
+			if (!p[i].revents)
+				continue;
+			if (of[i]->out)
+				conn_write(of[i]);
+			else
+				conn_read(of[i]);
+		}
+		if (p[0].revents & POLLIN)
+			accept_all();
 	}
+	for (unsigned int i = 0; i < CONNS_MAX; i++)
+		if (met.conns[i].fd >= 0)
+			conn_close(&met.conns[i]);
 	return NULL;
 }
 

@@ -5,6 +5,9 @@ class of attacker does its worst, and the counter of each defence.
 - Pipelined requests that are never read: the relay stops reading such a
   connection while its unsent output is over the limit, so its memory
   stays bounded; a well-behaved pair relays in lock step meanwhile.
+- Slow clients of the metrics listener: 50 connections that never finish
+  their request, and scrapers that never read: /healthz and /readyz still
+  answer within 100 ms, as a kubelet's liveness probe needs.
 """
 import os
 import socket
@@ -16,6 +19,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
 import derpclient as dc  # noqa: E402
+from acme_env import free_port  # noqa: E402
 from relay import Relay  # noqa: E402
 
 SKIP = (dc.KEEP_ALIVE, dc.SERVER_KEY, dc.PING, dc.HEALTH, dc.PEER_GONE)
@@ -96,6 +100,77 @@ class PipeliningTest(unittest.TestCase):
         self.assertGreater(after["output_pauses"], before["output_pauses"])
         self.assertLess(peak - rss0, self.RSS_BOUND_KIB)
         self.assertGreater(relayed, 100)
+        self.assertEqual(self.relay.stop(), 0)
+        self.relay.assert_clean()
+
+
+class MetricsListenerTest(unittest.TestCase):
+    STALLED = 50
+    BOUND_S = 0.1
+
+    def setUp(self):
+        self.mport = free_port()
+        self.relay = Relay(args=["--set", "metrics.listen=127.0.0.1:%d" % self.mport])
+        self.addCleanup(self.relay.cleanup)
+        self.relay.wait_log('msg="metrics: serving"')
+
+    def probe(self, path):
+        """Status of GET path on the metrics port, and the seconds it took."""
+        t0 = time.monotonic()
+        with socket.create_connection(("127.0.0.1", self.mport), timeout=5) as s:
+            s.sendall(b"GET " + path.encode() + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+            data = b""
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+        return int(data.split(b" ", 2)[1]), time.monotonic() - t0
+
+    def test_probes_answer_beside_stalled_clients(self):
+        stalled = []
+        for i in range(self.STALLED):
+            s = socket.create_connection(("127.0.0.1", self.mport))
+            s.sendall(b"GET /metr")          # a head that never ends
+            stalled.append(s)
+        for i in range(4):                   # scrapers that never read
+            s = socket.create_connection(("127.0.0.1", self.mport))
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1024)
+            s.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+            stalled.append(s)
+        worst = 0.0
+        for i in range(20):
+            for path in ("/healthz", "/readyz"):
+                status, took = self.probe(path)
+                self.assertEqual(status, 200)
+                worst = max(worst, took)
+        print("\n    %d stalled clients, worst probe %.1f ms" % (len(stalled), worst * 1000))
+        self.assertLess(worst, self.BOUND_S)
+        for s in stalled:
+            s.close()
+        self.assertEqual(self.relay.stop(), 0)
+        self.relay.assert_clean()
+
+    def test_crowd_beyond_the_table(self):
+        """More stalled clients than the listener serves at once: the
+        oldest give way (counted), probes still answer."""
+        stalled = [socket.create_connection(("127.0.0.1", self.mport)) for _ in range(80)]
+        for s in stalled:
+            s.sendall(b"GET /")
+        status, took = self.probe("/healthz")
+        self.assertEqual(status, 200)
+        self.assertLess(took, self.BOUND_S)
+        with socket.create_connection(("127.0.0.1", self.mport)) as s:
+            s.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+            body = b""
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                body += chunk
+        self.assertRegex(body.decode(), r'derper_metrics_connections_closed_total\{reason="evicted"\} [1-9]')
+        for s in stalled:
+            s.close()
         self.assertEqual(self.relay.stop(), 0)
         self.relay.assert_clean()
 
