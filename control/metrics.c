@@ -123,6 +123,10 @@ tls_families(struct prom *p)
 		"Times reading a client paused because its unsent output passed the limit "
 		"(requests or pings it does not read the answers to)",
 		c.output_pauses);
+	counter(p, "derper_accept_pauses_total",
+		"Times accepting paused with a backoff because the process was out of "
+		"file descriptors or memory (EMFILE, ENFILE, ENOBUFS, ENOMEM)",
+		c.accept_pauses);
 	counter(p, "derper_keepalives_sent_total", "KeepAlive frames sent", c.keepalives);
 	counter(p, "derper_restarting_sent_total", "Restarting frames sent on shutdown",
 		c.restarting_sent);

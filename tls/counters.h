@@ -93,6 +93,7 @@ struct tls_counters {
 	uint64_t key_updates_out;
 	uint64_t throttles;		/* reading paused: client over its rate */
 	uint64_t output_pauses;		/* reading paused: its output backed up */
+	uint64_t accept_pauses;		/* accepting paused: out of descriptors */
 	uint64_t writes;		/* write calls */
 	uint64_t reads;
 	uint64_t open[TLS_TR_NB];	/* gauge: DERP sessions now (wraps) */

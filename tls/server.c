@@ -37,6 +37,7 @@ struct tls_server {
 	struct tls_thread *threads;
 	bool *running;
 	int port;
+	_Atomic uint32_t all_sessions;	/* across threads: limits.max_sessions */
 };
 
 static struct tls_server srv;
@@ -119,7 +120,7 @@ tel_tls(const char *cmd, const char *params, struct rte_tel_data *d)
 		{"pongs_out", &c.pongs_out}, {"keepalives", &c.keepalives},
 		{"restarting_sent", &c.restarting_sent},
 		{"reads", &c.reads}, {"writes", &c.writes}, {"throttles", &c.throttles},
-		{"output_pauses", &c.output_pauses},
+		{"output_pauses", &c.output_pauses}, {"accept_pauses", &c.accept_pauses},
 	};
 	char name[64];
 
@@ -194,6 +195,7 @@ tls_server_init(const struct derper_config *cfg,
 				     srv.pub, fd, dp_tls_link(i), admit ? admit(i) : NULL);
 		srv.threads[i].mesh_key = srv.has_mesh_key ? srv.mesh_key : NULL;
 		srv.threads[i].nb_threads = srv.nb_threads;
+		srv.threads[i].all_sessions = &srv.all_sessions;
 		if (rc == 0) {
 			srv.threads[i].ctx_pub = &srv.ctx_pub;
 			srv.threads[i].ctx_gen = 1;

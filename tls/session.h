@@ -183,6 +183,9 @@ struct tls_thread {
 	uint32_t nb_free;
 	struct session *all;		/* list of every session */
 	uint32_t nb_sessions;		/* accepted and not yet reaped */
+	_Atomic uint32_t *all_sessions;	/* every thread's: limits.max_sessions */
+	uint64_t accept_resume_ms;	/* out of fds: accepting paused until */
+	uint32_t accept_backoff_ms;
 	struct session *dirty;		/* sessions with something to write */
 	struct session *read_again;	/* read budget hit: read again */
 	struct session *throttled;	/* over their rate, until a time */

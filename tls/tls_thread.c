@@ -233,8 +233,10 @@ accept_one(struct tls_thread *t, int fd, const struct sockaddr_storage *ss,
 	char text[64];
 	uint32_t id;
 
-	if (cfg->limits.max_sessions &&
-	    t->nb_sessions >= (uint64_t)cfg->limits.max_sessions) {
+	/* limits.max_sessions holds for the relay, whatever thread accepts */
+	if (atomic_fetch_add(t->all_sessions, 1) >= (uint64_t)cfg->limits.max_sessions &&
+	    cfg->limits.max_sessions) {
+		atomic_fetch_sub(t->all_sessions, 1);
 		TLS_COUNT(&t->cnt, closes[TLS_CLOSE_LIMIT], 1);
 		close(fd);
 		return;
@@ -242,6 +244,7 @@ accept_one(struct tls_thread *t, int fd, const struct sockaddr_storage *ss,
 	s = calloc(1, sizeof(*s));
 	if (!s || slot_alloc(t, &id)) {
 		free(s);
+		atomic_fetch_sub(t->all_sessions, 1);
 		TLS_COUNT(&t->cnt, closes[TLS_CLOSE_NO_MEMORY], 1);
 		close(fd);
 		return;
@@ -261,6 +264,7 @@ accept_one(struct tls_thread *t, int fd, const struct sockaddr_storage *ss,
 		if (!s->ssl) {
 			t->free_ids[t->nb_free++] = id;
 			free(s);
+			atomic_fetch_sub(t->all_sessions, 1);
 			TLS_COUNT(&t->cnt, closes[TLS_CLOSE_NO_MEMORY], 1);
 			close(fd);
 			return;
@@ -301,6 +305,52 @@ accept_allowed(struct tls_thread *t)
 	return tb_take(&t->accept, rate, burst, t->now_ms, 1);
 }
 
+enum { ACCEPT_BACKOFF_MIN_MS = 10, ACCEPT_BACKOFF_MAX_MS = 1000 };
+
+/* The listeners wait in epoll (level-triggered) or not at all. */
+static void
+listeners_arm(struct tls_thread *t, bool on)
+{
+	struct epoll_event ev = {.events = on ? EPOLLIN : 0};
+
+	ev.data.u64 = TAG_LISTEN;
+	epoll_ctl(t->epfd, EPOLL_CTL_MOD, t->listen_fd, &ev);
+	if (t->http80_fd >= 0) {
+		ev.data.u64 = TAG_LISTEN80;
+		epoll_ctl(t->epfd, EPOLL_CTL_MOD, t->http80_fd, &ev);
+	}
+}
+
+/* Out of descriptors (or kernel memory): a connection waits in the
+ * backlog that accept cannot take, and a level-triggered listener would
+ * report it on every loop. Stop listening for a while instead, doubling
+ * the pause while it lasts; sessions that close meanwhile free what the
+ * next accept needs. */
+static void
+accept_pause(struct tls_thread *t, int err)
+{
+	t->accept_backoff_ms = t->accept_backoff_ms ?
+			       t->accept_backoff_ms * 2 : ACCEPT_BACKOFF_MIN_MS;
+	if (t->accept_backoff_ms > ACCEPT_BACKOFF_MAX_MS)
+		t->accept_backoff_ms = ACCEPT_BACKOFF_MAX_MS;
+	t->accept_resume_ms = t->now_ms + t->accept_backoff_ms;
+	listeners_arm(t, false);
+	TLS_COUNT(&t->cnt, accept_pauses, 1);
+	LOG_WARN("tls: accepting paused", "error=\"%s\" pause_ms=%u", strerror(err),
+		 t->accept_backoff_ms);
+}
+
+/* The pause is over: listen again (the backoff resets on a good accept). */
+static void
+accept_resume_due(struct tls_thread *t)
+{
+	if (!t->accept_resume_ms || t->now_ms < t->accept_resume_ms)
+		return;
+	t->accept_resume_ms = 0;
+	if (!t->draining)
+		listeners_arm(t, true);
+}
+
 static void
 accept_all(struct tls_thread *t, int lfd)
 {
@@ -313,8 +363,7 @@ accept_all(struct tls_thread *t, int lfd)
 		if (fd < 0) {
 			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
 			    errno == ENOMEM)
-				LOG_WARN("tls: accept failed", "error=\"%s\"",
-					 strerror(errno));
+				accept_pause(t, errno);
 			return;
 		}
 		if (t->draining) {
@@ -327,6 +376,7 @@ accept_all(struct tls_thread *t, int lfd)
 			close(fd);
 			continue;
 		}
+		t->accept_backoff_ms = 0;
 		accept_one(t, fd, &ss, lfd == t->http80_fd);
 	}
 }
@@ -350,6 +400,7 @@ reap(struct tls_thread *t)
 			t->slots[s->id] = NULL;
 			t->free_ids[t->nb_free++] = s->id;
 			t->nb_sessions--;
+			atomic_fetch_sub(t->all_sessions, 1);
 			session_free(t, s);
 		}
 		s = next;
@@ -561,6 +612,8 @@ wait_timeout(struct tls_thread *t)
 	    !rte_ring_empty(t->link->from_dp))
 		return 0;
 	ms = (int64_t)t->next_sweep_ms - (int64_t)t->now_ms;
+	if (t->accept_resume_ms && (int64_t)t->accept_resume_ms - (int64_t)t->now_ms < ms)
+		ms = (int64_t)t->accept_resume_ms - (int64_t)t->now_ms;
 	for (struct session *s = t->throttled; s; s = s->next_thr)
 		if ((int64_t)s->throttle_until_ms - (int64_t)t->now_ms < ms)
 			ms = (int64_t)s->throttle_until_ms - (int64_t)t->now_ms;
@@ -651,6 +704,7 @@ thread_main(void *arg)
 			handle_events(t, ev, n);
 		if (t->throttled)
 			unthrottle_due(t);
+		accept_resume_due(t);
 		read_again(t);
 		retry_downs(t);
 		/* Packets just went to the forwarding lcore: their deliveries
