@@ -4,10 +4,20 @@
 
 #include <rte_errno.h>
 #include <rte_hash.h>
-#include <rte_jhash.h>
 #include <rte_malloc.h>
 
+#include "base/keyed_hash.h"
 #include "dataplane/session_table.h"
+
+/* rte_hash's hash function: SipHash under the process's key, since the
+ * keys are chosen by clients (a plain jhash lets them aim at a bucket). */
+static uint32_t
+keyed(const void *key, uint32_t len, uint32_t init_val)
+{
+	(void)len;
+	(void)init_val;
+	return (uint32_t)keyed_hash32(key);
+}
 
 int
 dp_session_table_init(struct dp_session_table *t, const char *name,
@@ -17,7 +27,7 @@ dp_session_table_init(struct dp_session_table *t, const char *name,
 		.name = name,
 		.entries = capacity,
 		.key_len = DP_KEY_LEN,
-		.hash_func = rte_jhash,
+		.hash_func = keyed,
 		.socket_id = socket,
 		/* single writer, single reader: the owner lcore */
 		.extra_flag = RTE_HASH_EXTRA_FLAGS_EXT_TABLE,

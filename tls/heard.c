@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/keyed_hash.h"
 #include "tls/heard.h"
 
 struct heard_key {
@@ -20,14 +21,12 @@ struct heard_rec {
 	uint32_t cprev, cnext;		/* in the connection's list; free link */
 };
 
+/* Keyed: a client picks the keys it sends from (a mesh peer any source
+ * key), so their bytes cannot index the table directly. */
 static uint32_t
 hash_key(const uint8_t *k)
 {
-	uint32_t h;
-
-	/* node keys are uniformly random points: any 4 bytes will do */
-	memcpy(&h, k, sizeof(h));
-	return h;
+	return (uint32_t)keyed_hash32(k);
 }
 
 void
