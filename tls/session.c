@@ -95,6 +95,8 @@ session_close(struct tls_thread *t, struct session *s, int reason)
 		s->fd = -1;
 	}
 	s->state = S_DEAD;
+	s->next_dead = t->dead;
+	t->dead = s;
 }
 
 void

@@ -145,6 +145,7 @@ struct session {
 	struct session *next_dirty;
 	struct session *next_read;
 	struct session *prev, *next;	/* all sessions of the thread */
+	struct session *next_dead;	/* closed this iteration: to free */
 };
 
 enum { TLS_STAGE = 64 };
@@ -182,6 +183,7 @@ struct tls_thread {
 	uint32_t *free_ids;
 	uint32_t nb_free;
 	struct session *all;		/* list of every session */
+	struct session *dead;		/* closed, freed at the end of the iteration */
 	uint32_t nb_sessions;		/* accepted and not yet reaped */
 	_Atomic uint32_t *all_sessions;	/* every thread's: limits.max_sessions */
 	uint64_t accept_resume_ms;	/* out of fds: accepting paused until */

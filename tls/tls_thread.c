@@ -381,28 +381,28 @@ accept_all(struct tls_thread *t, int lfd)
 	}
 }
 
-/* Sessions closed this iteration: unlink and free. */
+/* Sessions closed this iteration: unlink and free. Only the closed ones
+ * are visited, so the cost follows closes, not the sessions held. */
 static void
 reap(struct tls_thread *t)
 {
-	struct session *s = t->all;
+	struct session *s = t->dead;
 
+	t->dead = NULL;
 	while (s) {
-		struct session *next = s->next;
+		struct session *next = s->next_dead;
 
-		if (s->state == S_DEAD) {
-			if (s->prev)
-				s->prev->next = s->next;
-			else
-				t->all = s->next;
-			if (s->next)
-				s->next->prev = s->prev;
-			t->slots[s->id] = NULL;
-			t->free_ids[t->nb_free++] = s->id;
-			t->nb_sessions--;
-			atomic_fetch_sub(t->all_sessions, 1);
-			session_free(t, s);
-		}
+		if (s->prev)
+			s->prev->next = s->next;
+		else
+			t->all = s->next;
+		if (s->next)
+			s->next->prev = s->prev;
+		t->slots[s->id] = NULL;
+		t->free_ids[t->nb_free++] = s->id;
+		t->nb_sessions--;
+		atomic_fetch_sub(t->all_sessions, 1);
+		session_free(t, s);
 		s = next;
 	}
 }
