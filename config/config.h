@@ -93,7 +93,7 @@ struct cfg_origin {
 };
 
 /* Number of rows in the key table; checked against the table at start. */
-#define CFG_NB_KEYS 64
+#define CFG_NB_KEYS 65
 
 struct derper_config {
 	char hostname[CFG_HOST_LEN];
@@ -142,6 +142,7 @@ struct derper_config {
 		int64_t client_bytes_per_sec;	/* 0 = unlimited */
 		int64_t client_burst_bytes;
 		int64_t send_queue_depth;
+		int64_t send_queue_bytes;
 		int64_t max_sessions;		/* 0 = unlimited */
 		int64_t tcp_keepalive_s;
 		int64_t tcp_user_timeout_s;

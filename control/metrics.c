@@ -217,8 +217,18 @@ dataplane_families(struct prom *p)
 			 "direction", "from_kernel", NULL);
 	}
 	free(c);
-	gauge(p, "derper_mempool_mbufs_in_use", "Mbufs of the packet pool in use",
-	      dp_pool_in_use());
+	{
+		struct dp_pool_usage derp, nic;
+
+		dp_pools_usage(&derp, &nic);
+		prom_family(p, "derper_mempool_mbufs_in_use", "gauge",
+			    "Mbufs in use: pool derp (DERP frames), nic (ports, STUN, exception path)");
+		prom_u64(p, "derper_mempool_mbufs_in_use", derp.in_use, "pool", "derp", NULL);
+		prom_u64(p, "derper_mempool_mbufs_in_use", nic.in_use, "pool", "nic", NULL);
+		prom_family(p, "derper_mempool_mbufs", "gauge", "Mbufs in each pool");
+		prom_u64(p, "derper_mempool_mbufs", derp.size, "pool", "derp", NULL);
+		prom_u64(p, "derper_mempool_mbufs", nic.size, "pool", "nic", NULL);
+	}
 	dp_rings_usage(&used, &cap);
 	gauge(p, "derper_ring_entries", "Entries waiting in the TLS/mesh <-> dataplane rings", used);
 	gauge(p, "derper_ring_capacity", "Capacity of those rings", cap);

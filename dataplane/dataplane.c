@@ -33,7 +33,12 @@ enum {
 };
 
 struct dp_state {
+	/* Two pools, so that one kind of traffic cannot starve the other:
+	 * DERP frames (TLS threads, forwarder notices, mesh links) take from
+	 * `pool` (dataplane.mbufs); the ports' rx/tx rings, STUN and the
+	 * exception path from `nic_pool`, sized from the rings. */
 	struct rte_mempool *pool;
+	struct rte_mempool *nic_pool;
 	struct dp_session_table table;
 	unsigned int nb_lcores;
 	struct dp_lcore *lcores[DP_LCORES_MAX];
@@ -212,11 +217,13 @@ wire_lcores(const struct derper_config *cfg)
 	return 0;
 }
 
-/* Enough mbufs for every rx and tx ring plus the TLS rings in flight? */
-static int
-check_pool_size(const struct derper_config *cfg)
+/* The ports' own pool: every rx and tx ring full (twice with an exception
+ * port), the lcores' caches and bursts, and as much again in flight
+ * (frames on their way through the exception path), as 2^n - 1. */
+static unsigned int
+nic_pool_size(const struct derper_config *cfg)
 {
-	uint64_t need = 0;
+	uint64_t need = 0, n = 1;
 
 	for (unsigned int i = 0; i < cfg->dataplane.nb_ports; i++) {
 		uint64_t rings = (uint64_t)(cfg->dataplane.rx_desc + cfg->dataplane.tx_desc) *
@@ -224,14 +231,24 @@ check_pool_size(const struct derper_config *cfg)
 
 		need += cfg->dataplane.ports[i].mode == CFG_PORT_EXCLUSIVE ? 2 * rings : rings;
 	}
-	need += (uint64_t)dp.nb_lcores * (DP_POOL_CACHE + 2 * DP_BURST) + 1024;
-	if ((uint64_t)cfg->dataplane.mbufs >= need)
-		return 0;
-	LOG_ERR("dataplane: not enough mbufs for the ports",
-		"mbufs=%lld needed=%llu hint=\"%s\"", (long long)cfg->dataplane.mbufs,
-		(unsigned long long)need,
-		"raise dataplane.mbufs or lower dataplane.rx_desc/tx_desc");
-	return -ENOBUFS;
+	need = 2 * need + (uint64_t)dp.nb_lcores * (DP_POOL_CACHE + 2 * DP_BURST);
+	while (n - 1 < need)
+		n <<= 1;
+	return (unsigned int)(n - 1);
+}
+
+static struct rte_mempool *
+pool_create(const char *name, unsigned int n, int socket)
+{
+	struct rte_mempool *p = rte_pktmbuf_pool_create(name, n, DP_POOL_CACHE,
+							RTE_ALIGN(sizeof(struct dp_msg),
+								  RTE_MBUF_PRIV_ALIGN),
+							RTE_MBUF_DEFAULT_BUF_SIZE, socket);
+
+	if (!p)
+		LOG_ERR("dataplane: cannot create an mbuf pool", "pool=%s mbufs=%u error=\"%s\"",
+			name, n, rte_strerror(rte_errno));
+	return p;
 }
 
 int
@@ -248,18 +265,9 @@ dp_init(const struct derper_config *cfg, unsigned int nb_tls,
 		return -EINVAL;
 	dp.nb_tls = nb_tls;
 	dp.nb_ep = nb_tls + nb_mesh;
-	dp.pool = rte_pktmbuf_pool_create("derper_pool",
-					  (unsigned int)cfg->dataplane.mbufs,
-					  DP_POOL_CACHE,
-					  RTE_ALIGN(sizeof(struct dp_msg),
-						    RTE_MBUF_PRIV_ALIGN),
-					  RTE_MBUF_DEFAULT_BUF_SIZE, socket);
-	if (!dp.pool) {
-		LOG_ERR("dataplane: cannot create the mbuf pool",
-			"mbufs=%lld error=\"%s\"",
-			(long long)cfg->dataplane.mbufs, rte_strerror(rte_errno));
+	dp.pool = pool_create("derper_derp", (unsigned int)cfg->dataplane.mbufs, socket);
+	if (!dp.pool)
 		return -ENOMEM;
-	}
 	rc = dp_session_table_init(&dp.table, "derper_sessions",
 				   (uint32_t)cfg->dataplane.table_size, socket);
 	if (rc) {
@@ -271,11 +279,13 @@ dp_init(const struct derper_config *cfg, unsigned int nb_tls,
 	rc = create_lcores(cfg);
 	if (rc)
 		return rc;
-	rc = check_pool_size(cfg);
-	if (rc)
-		return rc;
 	dp.nb_ports = cfg->dataplane.nb_ports;
-	rc = dp_ports_init(cfg, dp.nb_lcores, dp.pool, dp.ports);
+	if (dp.nb_ports) {
+		dp.nic_pool = pool_create("derper_nic", nic_pool_size(cfg), socket);
+		if (!dp.nic_pool)
+			return -ENOMEM;
+	}
+	rc = dp_ports_init(cfg, dp.nb_lcores, dp.nic_pool, dp.ports);
 	if (rc)
 		return rc;
 	rc = wire_lcores(cfg);
@@ -372,6 +382,7 @@ dp_uninit(void)
 	if (dp.table.h)
 		dp_session_table_uninit(&dp.table);
 	rte_mempool_free(dp.pool);
+	rte_mempool_free(dp.nic_pool);
 	memset(&dp, 0, sizeof(dp));
 }
 
@@ -526,4 +537,13 @@ unsigned int
 dp_pool_in_use(void)
 {
 	return dp.pool ? rte_mempool_in_use_count(dp.pool) : 0;
+}
+
+void
+dp_pools_usage(struct dp_pool_usage *derp, struct dp_pool_usage *nic)
+{
+	derp->in_use = dp.pool ? rte_mempool_in_use_count(dp.pool) : 0;
+	derp->size = dp.pool ? dp.pool->size : 0;
+	nic->in_use = dp.nic_pool ? rte_mempool_in_use_count(dp.nic_pool) : 0;
+	nic->size = dp.nic_pool ? dp.nic_pool->size : 0;
 }

@@ -64,7 +64,14 @@ void dp_rings_usage(unsigned int *used, unsigned int *capacity);
 /* Register /derper/stats and /derper/lcore with DPDK telemetry. */
 void dp_telemetry_register(void);
 
-/* Mbufs of the pool currently allocated (leak checks, metrics). */
+/* Mbufs of the DERP pool currently allocated (leak checks, metrics). */
 unsigned int dp_pool_in_use(void);
+
+/* Both pools: mbufs allocated and in all (0 for a pool not created). Any
+ * thread; a snapshot. */
+struct dp_pool_usage {
+	unsigned int in_use, size;
+};
+void dp_pools_usage(struct dp_pool_usage *derp, struct dp_pool_usage *nic);
 
 #endif /* DERPER_DATAPLANE_DATAPLANE_H */

@@ -51,6 +51,9 @@ tls_drop_reason_name(int reason)
 		[TLS_DROP_WRITE_ERROR] = "write_error",
 		[TLS_DROP_RING_FULL] = "ring_full",
 		[TLS_DROP_NO_MBUF] = "no_mbuf",
+		[TLS_DROP_QUEUE_BYTES] = "queue_bytes",
+		[TLS_DROP_OVER_BUDGET] = "over_budget",
+		[TLS_DROP_POOL_RESERVE] = "pool_reserve",
 	};
 
 	return reason >= 0 && reason < TLS_DROP_NB ? names[reason] : "unknown";

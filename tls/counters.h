@@ -43,6 +43,11 @@ enum tls_drop_reason {
 	TLS_DROP_WRITE_ERROR,		/* queued when the session failed */
 	TLS_DROP_RING_FULL,		/* tls->dp ring full */
 	TLS_DROP_NO_MBUF,		/* mbuf pool empty */
+	TLS_DROP_QUEUE_BYTES,		/* over limits.send_queue_bytes: oldest dropped */
+	TLS_DROP_OVER_BUDGET,		/* all queues over their share of the pool:
+					 * oldest of the biggest holder dropped */
+	TLS_DROP_POOL_RESERVE,		/* a multi-mbuf packet would have taken
+					 * the pool's last eighth */
 	TLS_DROP_NB
 };
 
@@ -94,6 +99,7 @@ struct tls_counters {
 	uint64_t throttles;		/* reading paused: client over its rate */
 	uint64_t output_pauses;		/* reading paused: its output backed up */
 	uint64_t accept_pauses;		/* accepting paused: out of descriptors */
+	uint64_t queued_bytes;		/* gauge: buffer bytes of queued packets */
 	uint64_t writes;		/* write calls */
 	uint64_t reads;
 	uint64_t open[TLS_TR_NB];	/* gauge: DERP sessions now (wraps) */

@@ -301,7 +301,17 @@ on_stream_start(void *ctx, uint8_t type, const uint8_t *prefix,
 	struct dp_msg *d;
 
 	(void)prefix_len;
-	(void)rest;
+	/* The pool's last eighth is for packets of one mbuf (the interactive
+	 * kind: disco, pings, small datagrams) and the forwarder's notices, so
+	 * a flood of large packets cannot leave them nothing. (The count
+	 * walks the lcores' caches: one check per large packet only.) */
+	if (rest > RTE_MBUF_DEFAULT_DATAROOM - RTE_PKTMBUF_HEADROOM &&
+	    rte_mempool_avail_count(f->t->link->pool) <
+		    f->t->pool_reserve + rest / RTE_MBUF_DEFAULT_DATAROOM + 1) {
+		TLS_COUNT(&f->t->cnt, drops[TLS_DROP_POOL_RESERVE], 1);
+		s->flags |= SF_PKT_DROP;
+		return 0;
+	}
 	m = rte_pktmbuf_alloc(f->t->link->pool);
 	if (unlikely(!m)) {
 		TLS_COUNT(&f->t->cnt, drops[TLS_DROP_NO_MBUF], 1);

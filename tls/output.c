@@ -255,6 +255,7 @@ build_packets(struct tls_thread *t, struct session *s, uint8_t *w, size_t n,
 			LOG_WARN("tls: heard index full", "tls=%u", t->id);
 		TLS_COUNT(&t->cnt, bytes_out, len);
 		(*nb_pkts)++;
+		session_unqueued(t, s, m);
 		rte_pktmbuf_free(m);
 	}
 	return n;
@@ -318,6 +319,109 @@ session_flush(struct tls_thread *t, struct session *s)
 		session_close(t, s, s->close_reason);
 }
 
+/*
+ * Memory budgets of queued packets, in buffer bytes (what a packet holds of
+ * the DERP pool: 2 KiB per mbuf, 33 for a 64 KiB packet). Beside derper's
+ * packet count per queue, each session may hold limits.send_queue_bytes,
+ * and the thread's sessions together at most their share of half the pool,
+ * so that receivers that do not read cannot take the buffers everyone else
+ * needs. Over the thread's budget, the oldest packets of the biggest holder
+ * go first: a session within its fair share (budget / sessions holding any)
+ * is never touched, as the biggest holder is always above it.
+ */
+static uint32_t
+cost(const struct rte_mbuf *m)
+{
+	return (uint32_t)m->nb_segs * RTE_MBUF_DEFAULT_DATAROOM;
+}
+
+static void
+queued(struct tls_thread *t, struct session *s, const struct rte_mbuf *m)
+{
+	if (s->q_bytes == 0) {
+		s->prev_q = NULL;
+		s->next_q = t->queued;
+		if (t->queued)
+			t->queued->prev_q = s;
+		t->queued = s;
+		t->nb_queued++;
+	}
+	s->q_bytes += cost(m);
+	t->q_bytes += cost(m);
+	__atomic_store_n(&t->cnt.queued_bytes, t->q_bytes, __ATOMIC_RELAXED);
+}
+
+void
+session_unqueued(struct tls_thread *t, struct session *s, const struct rte_mbuf *m)
+{
+	uint32_t c = cost(m);
+
+	if (s->q_bytes == 0)
+		return;
+	s->q_bytes = c < s->q_bytes ? s->q_bytes - c : 0;
+	t->q_bytes = c < t->q_bytes ? t->q_bytes - c : 0;
+	__atomic_store_n(&t->cnt.queued_bytes, t->q_bytes, __ATOMIC_RELAXED);
+	if (s->q_bytes)
+		return;
+	if (s->prev_q)
+		s->prev_q->next_q = s->next_q;
+	else
+		t->queued = s->next_q;
+	if (s->next_q)
+		s->next_q->prev_q = s->prev_q;
+	s->prev_q = s->next_q = NULL;
+	t->nb_queued--;
+	if (t->hog == s)
+		t->hog = NULL;
+}
+
+/* Drop s's oldest queued packet for `reason`; false when it had none. */
+static bool
+drop_oldest(struct tls_thread *t, struct session *s, int reason)
+{
+	struct rte_mbuf *m = sq_drop_oldest(&s->sq);
+
+	if (!m)
+		return false;
+	TLS_COUNT(&t->cnt, drops[reason], 1);
+	session_unqueued(t, s, m);
+	rte_pktmbuf_free(m);
+	return true;
+}
+
+/* The session holding the most, if above its fair share. The last one
+ * found is kept while it stays above, so a flood against many stalled
+ * receivers costs one walk per victim, not one per packet. */
+static struct session *
+biggest_holder(struct tls_thread *t)
+{
+	uint64_t fair = t->nb_queued ? t->q_budget / t->nb_queued : 0;
+	struct session *best = NULL;
+
+	if (t->hog && t->hog->q_bytes > fair)
+		return t->hog;
+	for (struct session *s = t->queued; s; s = s->next_q)
+		if (!best || s->q_bytes > best->q_bytes)
+			best = s;
+	t->hog = best && best->q_bytes > fair ? best : NULL;
+	return t->hog;
+}
+
+static void
+enforce_budgets(struct tls_thread *t, struct session *s)
+{
+	uint64_t cap = (uint64_t)t->cfg->limits.send_queue_bytes;
+
+	while (s->q_bytes > cap && sq_len(&s->sq) > 1)
+		drop_oldest(t, s, TLS_DROP_QUEUE_BYTES);
+	while (t->q_bytes > t->q_budget) {
+		struct session *h = biggest_holder(t);
+
+		if (!h || !drop_oldest(t, h, TLS_DROP_OVER_BUDGET))
+			break;
+	}
+}
+
 void
 session_deliver(struct tls_thread *t, struct rte_mbuf *m)
 {
@@ -333,8 +437,11 @@ session_deliver(struct tls_thread *t, struct rte_mbuf *m)
 	dropped = sq_push(&s->sq, d->flags & DP_PKT_DISCO ? SQ_DISCO : SQ_DATA, m);
 	if (dropped) {
 		TLS_COUNT(&t->cnt, drops[TLS_DROP_QUEUE_HEAD], 1);
+		session_unqueued(t, s, dropped);
 		rte_pktmbuf_free(dropped);
 	}
+	queued(t, s, m);
+	enforce_budgets(t, s);
 	{
 		static const uint32_t bounds[] = TLS_SQ_BOUNDS;
 		uint32_t depth = sq_len(&s->sq);

@@ -44,6 +44,20 @@ sq_push(struct send_queue *q, enum sq_class cls, void *item)
 }
 
 void *
+sq_drop_oldest(struct send_queue *q)
+{
+	enum sq_class cls = q->count[SQ_DATA] ? SQ_DATA : SQ_DISCO;
+	void *item;
+
+	if (q->count[cls] == 0)
+		return NULL;
+	item = *slot(q, cls, 0);
+	q->head[cls] = (uint16_t)((q->head[cls] + 1) % q->depth);
+	q->count[cls]--;
+	return item;
+}
+
+void *
 sq_pop(struct send_queue *q)
 {
 	for (int k = 0; k < SQ_NB_CLASSES; k++) {

@@ -46,6 +46,13 @@ void *sq_push(struct send_queue *q, enum sq_class cls, void *item);
  */
 void *sq_pop(struct send_queue *q);
 
+/*
+ * Remove the oldest entry to make room under a byte budget: from the data
+ * queue while it has any (disco packets are small and steer the path), then
+ * from disco. NULL when both are empty.
+ */
+void *sq_drop_oldest(struct send_queue *q);
+
 static inline unsigned int
 sq_len(const struct send_queue *q)
 {

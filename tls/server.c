@@ -11,6 +11,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <rte_mbuf.h>
+#include <rte_mempool.h>
 #include <rte_telemetry.h>
 
 #include "config/addr.h"
@@ -121,6 +123,7 @@ tel_tls(const char *cmd, const char *params, struct rte_tel_data *d)
 		{"restarting_sent", &c.restarting_sent},
 		{"reads", &c.reads}, {"writes", &c.writes}, {"throttles", &c.throttles},
 		{"output_pauses", &c.output_pauses}, {"accept_pauses", &c.accept_pauses},
+		{"queued_bytes", &c.queued_bytes},
 	};
 	char name[64];
 
@@ -196,6 +199,10 @@ tls_server_init(const struct derper_config *cfg,
 		srv.threads[i].mesh_key = srv.has_mesh_key ? srv.mesh_key : NULL;
 		srv.threads[i].nb_threads = srv.nb_threads;
 		srv.threads[i].all_sessions = &srv.all_sessions;
+		/* queued packets may hold half the DERP pool, shared evenly */
+		srv.threads[i].q_budget = (uint64_t)dp_tls_link(i)->pool->size *
+					  RTE_MBUF_DEFAULT_DATAROOM / 2 / srv.nb_threads;
+		srv.threads[i].pool_reserve = dp_tls_link(i)->pool->size / 8;
 		if (rc == 0) {
 			srv.threads[i].ctx_pub = &srv.ctx_pub;
 			srv.threads[i].ctx_gen = 1;

@@ -74,6 +74,7 @@ session_close(struct tls_thread *t, struct session *s, int reason)
 	if (s->sq.slots) {
 		while ((m = sq_pop(&s->sq))) {
 			TLS_COUNT(&t->cnt, drops[TLS_DROP_GONE], 1);
+			session_unqueued(t, s, m);
 			rte_pktmbuf_free(m);
 		}
 	}

@@ -146,6 +146,10 @@ struct session {
 	struct session *next_read;
 	struct session *prev, *next;	/* all sessions of the thread */
 	struct session *next_dead;	/* closed this iteration: to free */
+	/* buffer bytes of the packets in sq, and the thread's list of the
+	 * sessions holding any (the relay-wide budget's candidates) */
+	uint32_t q_bytes;
+	struct session *prev_q, *next_q;
 };
 
 enum { TLS_STAGE = 64 };
@@ -184,6 +188,13 @@ struct tls_thread {
 	uint32_t nb_free;
 	struct session *all;		/* list of every session */
 	struct session *dead;		/* closed, freed at the end of the iteration */
+	/* Packets queued to this thread's sessions, in mbuf buffer bytes, and
+	 * the most they may hold: half the DERP pool, shared by the threads */
+	uint64_t q_bytes, q_budget;
+	unsigned int pool_reserve;	/* mbufs only one-mbuf packets may take */
+	struct session *queued;		/* sessions with q_bytes > 0 */
+	uint32_t nb_queued;
+	struct session *hog;		/* the biggest holder last found */
 	uint32_t nb_sessions;		/* accepted and not yet reaped */
 	_Atomic uint32_t *all_sessions;	/* every thread's: limits.max_sessions */
 	uint64_t accept_resume_ms;	/* out of fds: accepting paused until */

@@ -19,6 +19,8 @@
 
 #include "tls/session.h"
 
+struct rte_mbuf;
+
 enum {
 	READ_BUDGET = 256 << 10,	/* bytes per session per iteration */
 	RBUF_SIZE = 64 << 10,
@@ -68,6 +70,11 @@ int session_grow(uint8_t **buf, uint32_t *cap, size_t need, uint32_t first);
 int session_out_append(struct session *s, const void *data, size_t len);
 int session_out_frame(struct session *s, uint8_t type, const void *p1,
 		      size_t n1, const void *p2, size_t n2);
+
+/* output.c: a packet left s's queue (sent, dropped, or freed at close):
+ * its buffer bytes are no longer held. */
+void session_unqueued(struct tls_thread *t, struct session *s,
+		      const struct rte_mbuf *m);
 
 /* session.c: close with `reason` once the output has gone out, or at
  * deadline_ms. */

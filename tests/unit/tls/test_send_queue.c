@@ -72,7 +72,29 @@ test_alternates(void)
 	sq_uninit(&q);
 }
 
+/* Dropping for a byte budget takes the oldest data packet first, disco
+ * only once no data is left. */
+static void
+test_drop_oldest(void)
+{
+	struct send_queue q;
+
+	CU_ASSERT_EQUAL_FATAL(sq_init(&q, 4), 0);
+	sq_push(&q, SQ_DISCO, P(100));
+	sq_push(&q, SQ_DATA, P(1));
+	sq_push(&q, SQ_DATA, P(2));
+	CU_ASSERT_PTR_EQUAL(sq_drop_oldest(&q), P(1));
+	CU_ASSERT_PTR_EQUAL(sq_drop_oldest(&q), P(2));
+	CU_ASSERT_PTR_EQUAL(sq_drop_oldest(&q), P(100));
+	CU_ASSERT_PTR_NULL(sq_drop_oldest(&q));
+	CU_ASSERT_EQUAL(sq_len(&q), 0);
+	sq_push(&q, SQ_DATA, P(3));
+	CU_ASSERT_PTR_EQUAL(sq_pop(&q), P(3));
+	sq_uninit(&q);
+}
+
 static CU_TestInfo tests[] = {
+	{"drop the oldest for a byte budget", test_drop_oldest},
 	{"FIFO and head drop", test_fifo_and_head_drop},
 	{"disco and data are separate", test_classes_independent},
 	{"classes alternate", test_alternates},
