@@ -30,6 +30,7 @@ session_request_admission(struct tls_thread *t, struct session *s)
 	TLS_COUNT(&t->cnt, verify_requests, 1);
 	s->state = S_VERIFYING;
 	s->deadline_ms = t->now_ms + (uint64_t)t->cfg->verify.timeout_s * 1000;
+	session_timer_arm(t, s);
 	return 0;
 }
 

@@ -139,6 +139,7 @@ session_register(struct tls_thread *t, struct session *s)
 		tls_random(&jitter, sizeof(jitter));
 		s->keepalive_ms = t->now_ms + DERP_KEEPALIVE_MS +
 				  jitter % DERP_KEEPALIVE_JITTER_MS;
+		session_timer_arm(t, s);
 	}
 	TLS_COUNT(&t->cnt, sessions_derp, 1);
 	if (s->flags & SF_WS)

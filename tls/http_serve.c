@@ -69,6 +69,7 @@ begin_derp(struct tls_thread *t, struct session *s, const struct http_req *req)
 	session_out_frame(s, DERP_FRAME_SERVER_KEY, key_frame, sizeof(key_frame), NULL, 0);
 	s->state = S_CLIENT_INFO;
 	s->deadline_ms = t->now_ms + (uint64_t)t->cfg->limits.handshake_timeout_s * 1000;
+	session_timer_arm(t, s);
 	session_mark_dirty(t, s);
 }
 
@@ -163,9 +164,11 @@ serve_http(struct tls_thread *t, struct session *s)
 		memmove(s->head, s->head + end, rest);
 		s->head_len = (uint32_t)rest;
 		s->head_scan = 0;
-		if (s->state == S_HTTP)
+		if (s->state == S_HTTP) {
 			s->deadline_ms = t->now_ms +
 					 (uint64_t)t->cfg->limits.http_head_timeout_s * 1000;
+			session_timer_arm(t, s);
+		}
 	}
 	if ((s->state == S_CLIENT_INFO) && s->head_len) {
 		uint32_t n = s->head_len;

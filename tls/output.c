@@ -109,8 +109,10 @@ write_out(struct tls_thread *t, struct session *s)
 
 		TLS_COUNT(&t->cnt, writes, 1);
 		if (n == -EAGAIN) {
-			if (!s->stall_ms)
+			if (!s->stall_ms) {
 				s->stall_ms = t->now_ms;
+				session_timer_arm(t, s);
+			}
 			return 1;
 		}
 		if (n < 0) {

@@ -96,6 +96,7 @@ session_close(struct tls_thread *t, struct session *s, int reason)
 		s->fd = -1;
 	}
 	s->state = S_DEAD;
+	tw_cancel(&t->wheel, &s->timer);
 	s->next_dead = t->dead;
 	t->dead = s;
 }
@@ -130,6 +131,7 @@ session_close_after_flush(struct tls_thread *t, struct session *s, int reason,
 	s->state = S_CLOSING;
 	s->close_reason = (uint8_t)reason;
 	s->deadline_ms = deadline_ms;
+	session_timer_arm(t, s);
 	session_mark_dirty(t, s);
 }
 
@@ -188,6 +190,7 @@ do_handshake(struct tls_thread *t, struct session *s)
 	}
 	s->state = S_HTTP;
 	s->deadline_ms = t->now_ms + (uint64_t)t->cfg->limits.http_head_timeout_s * 1000;
+	session_timer_arm(t, s);
 }
 
 /* limits.client_bytes_per_sec: may this session read now? Mesh peers are
@@ -332,6 +335,33 @@ session_on_io(struct tls_thread *t, struct session *s, bool readable,
 		session_mark_dirty(t, s);
 }
 
+/* The earliest moment session_timers() has something to do for s; 0 for
+ * none. */
+static uint64_t
+next_due(const struct tls_thread *t, const struct session *s)
+{
+	int64_t wt = s->flags & SF_MESH ? MESH_WRITE_TIMEOUT_S
+					: t->cfg->limits.tcp_write_timeout_s;
+	uint64_t due = s->deadline_ms;
+
+	if (s->stall_ms && wt > 0 && (!due || s->stall_ms + (uint64_t)wt * 1000 < due))
+		due = s->stall_ms + (uint64_t)wt * 1000;
+	if (s->state == S_RUN && s->keepalive_ms && (!due || s->keepalive_ms < due))
+		due = s->keepalive_ms;
+	return due;
+}
+
+void
+session_timer_arm(struct tls_thread *t, struct session *s)
+{
+	uint64_t due = s->state == S_DEAD ? 0 : next_due(t, s);
+
+	if (due)
+		tw_arm(&t->wheel, &s->timer, due);
+	else
+		tw_cancel(&t->wheel, &s->timer);
+}
+
 void
 session_timers(struct tls_thread *t, struct session *s)
 {
@@ -395,6 +425,7 @@ session_start_drain(struct tls_thread *t, struct session *s)
 	case S_CLOSING:
 		if (!s->deadline_ms || s->deadline_ms > deadline)
 			s->deadline_ms = deadline;
+		session_timer_arm(t, s);
 		break;
 	case S_DEAD:
 		break;

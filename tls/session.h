@@ -28,6 +28,7 @@
 #include "tls/heard.h"
 #include "tls/record.h"
 #include "tls/send_queue.h"
+#include "tls/timer_wheel.h"
 #include "tls/websocket.h"
 
 struct admit_link;
@@ -146,6 +147,7 @@ struct session {
 	struct session *next_read;
 	struct session *prev, *next;	/* all sessions of the thread */
 	struct session *next_dead;	/* closed this iteration: to free */
+	struct tw_node timer;		/* in the thread's wheel: next deadline */
 	/* buffer bytes of the packets in sq, and the thread's list of the
 	 * sessions holding any (the relay-wide budget's candidates) */
 	uint32_t q_bytes;
@@ -188,6 +190,7 @@ struct tls_thread {
 	uint32_t nb_free;
 	struct session *all;		/* list of every session */
 	struct session *dead;		/* closed, freed at the end of the iteration */
+	struct timer_wheel wheel;	/* sessions by their next deadline */
 	/* Packets queued to this thread's sessions, in mbuf buffer bytes, and
 	 * the most they may hold: half the DERP pool, shared by the threads */
 	uint64_t q_bytes, q_budget;
@@ -238,6 +241,9 @@ void session_free(struct tls_thread *t, struct session *s);
 void session_mark_dirty(struct tls_thread *t, struct session *s);
 void session_unthrottle(struct tls_thread *t, struct session *s);
 void session_timers(struct tls_thread *t, struct session *s);
+/* (Re)schedule s's timer for its next deadline, write timeout or KeepAlive,
+ * after any of them is set. */
+void session_timer_arm(struct tls_thread *t, struct session *s);
 void session_deliver(struct tls_thread *t, struct rte_mbuf *m);
 void session_peer_gone(struct tls_thread *t, struct session *s,
 		       const uint8_t key[32], uint8_t reason, bool limit);

@@ -13,6 +13,7 @@
  * eventfd when it enqueues while the thread sleeps (dataplane/wake.h).
  */
 #include <errno.h>
+#include <stddef.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -281,6 +282,7 @@ accept_one(struct tls_thread *t, int fd, const struct sockaddr_storage *ss,
 		t->all->prev = s;
 	t->all = s;
 	t->nb_sessions++;
+	session_timer_arm(t, s);
 	ev.data.u64 = (uint64_t)s->gen << 32 | id;
 	if (epoll_ctl(t->epfd, EPOLL_CTL_ADD, fd, &ev)) {
 		session_close(t, s, TLS_CLOSE_NO_MEMORY);
@@ -576,10 +578,22 @@ unthrottle_due(struct tls_thread *t)
 }
 
 static void
+on_timer(struct tw_node *n, void *arg)
+{
+	struct tls_thread *t = arg;
+	struct session *s = (struct session *)((char *)n - offsetof(struct session, timer));
+
+	session_timers(t, s);
+	if (s->state != S_DEAD)
+		session_timer_arm(t, s);
+}
+
+/* Every SWEEP_MS: the sessions whose deadline, write timeout or KeepAlive
+ * has come (the wheel), not every session held. */
+static void
 sweep(struct tls_thread *t)
 {
-	for (struct session *s = t->all; s; s = s->next)
-		session_timers(t, s);
+	tw_advance(&t->wheel, t->now_ms, on_timer, t);
 	t->next_sweep_ms = t->now_ms + SWEEP_MS;
 }
 
@@ -752,6 +766,7 @@ tls_thread_init(struct tls_thread *t, unsigned int id,
 	t->link = link;
 	t->admit = admit;
 	heard_init(&t->heard);
+	tw_init(&t->wheel, SWEEP_MS, clock_mono_ms());
 	t->rbuf = malloc(RBUF_SIZE);
 	t->wbuf = malloc(WBUF_SIZE);
 	t->epfd = epoll_create1(EPOLL_CLOEXEC);
