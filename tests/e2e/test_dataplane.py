@@ -5,6 +5,7 @@ and Tailscale's request through derpprobe), DERP over TLS reaching the
 relay (directly in shared mode, through the exception path in exclusive
 mode), garbage ignored while answering goes on, counters through DPDK
 telemetry."""
+import json
 import os
 import re
 import socket
@@ -134,6 +135,31 @@ for i in range(%d):
         subprocess.run(srv + ["up"], check=True)
         self.assertTrue(self.stun_answers(40))     # up to 20 s for the link to settle
         self.assertIsNone(self.relay.proc.poll())
+
+    def test_flood_at_stalled_receivers(self):
+        """50 receivers that never read flooded with 64 KiB packets for
+        10 s (over TCP on this port's path: the kernel's in shared mode, the
+        exception path in exclusive mode): a fresh pair relays in lock step
+        without a loss, no DERP frame finds its pool empty, and STUN on the
+        port keeps answering (the ports' buffers are their own). Run in
+        every port mode of this file."""
+        before = self.relay.telemetry("/derper/tls")
+        r = self.cli("/usr/bin/python3", os.path.join(os.path.dirname(__file__), "flood.py"),
+                     self.srv, str(self.relay.port), "--seconds", "10",
+                     "--stun", "%s:3478" % self.srv, timeout=120)
+        m = re.search(r"^FLOOD (.*)$", r.stdout, re.M)
+        self.assertIsNotNone(m, r.stdout + r.stderr)
+        out = json.loads(m.group(1))
+        after = self.relay.telemetry("/derper/tls")
+        print("\n    %s no_mbuf +%d" % (out, after["drop_no_mbuf"] - before["drop_no_mbuf"]))
+        self.assertEqual(r.returncode, 0, out)
+        self.assertEqual(out["lost"], 0)
+        self.assertEqual(after["drop_no_mbuf"], before["drop_no_mbuf"])
+        self.assertGreater(out["stun_sent"], 100)
+        # the port's rx ring is shared with the flood's TCP in exclusive
+        # mode (af_packet drops when it overflows, as a NIC would): STUN
+        # keeps answering, not every single request
+        self.assertGreaterEqual(out["stun_answered"], 0.95 * out["stun_sent"])
 
     def tearDown(self):
         if self.relay.proc and self.relay.proc.poll() is None:

@@ -29,6 +29,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
 import derpclient as dc  # noqa: E402
+import flood  # noqa: E402
 from acme_env import free_port  # noqa: E402
 from relay import Relay  # noqa: E402
 
@@ -122,85 +123,22 @@ class FloodTest(unittest.TestCase):
     def test_stalled_receivers_flooded(self):
         relay = Relay(conf='dataplane: { mbufs = 16383; eal = [ "--file-prefix=e2e-iso-flood" ]; };\n')
         self.addCleanup(relay.cleanup)
-        port = relay.port
-        a = dc.Client("127.0.0.1", port)
-        b = dc.Client("127.0.0.1", port)
         before = relay.telemetry("/derper/tls")
-        stop = time.monotonic() + self.SECONDS
-        lock = threading.Lock()
-        victims, replaced = [], [0]
-
-        def stalled():
-            c = dc.Client("127.0.0.1", port)
-            c.conn.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-            return c
-
-        for _ in range(self.STALLED):
-            victims.append(stalled())
-
-        def keeper():
-            """Replace the receivers the relay cuts off (write timeout)."""
-            while time.monotonic() < stop:
-                p = select.poll()
-                for i, v in enumerate(victims):
-                    p.register(v.conn.sock.fileno(), select.POLLRDHUP | select.POLLHUP)
-                for fd, ev in p.poll(200):
-                    with lock:
-                        for i, v in enumerate(victims):
-                            if v.conn.sock.fileno() == fd:
-                                v.conn.sock.close()
-                                victims[i] = stalled()
-                                replaced[0] += 1
-                                break
-
-        def sender():
-            c = dc.Client("127.0.0.1", port)
-            big = os.urandom(65536)
-            i = 0
-            try:
-                while time.monotonic() < stop:
-                    with lock:
-                        dst = victims[i % len(victims)].pub
-                    c.send_packet(dst, big)
-                    i += 1
-            except (OSError, dc.Closed):
-                pass
-            c.close()
-
-        threads = [threading.Thread(target=keeper)] + \
-            [threading.Thread(target=sender) for _ in range(self.SENDERS)]
-        for t in threads:
-            t.start()
-        relayed, worst = 0, 0.0
-        b.conn.sock.settimeout(5)
-        while time.monotonic() < stop:
-            msg = os.urandom(1200)
-            t0 = time.monotonic()
-            a.send_packet(b.pub, msg)
-            self.assertEqual(b.recv_packet(skip=SKIP), (a.pub, msg))
-            worst = max(worst, time.monotonic() - t0)
-            relayed += 1
-        for t in threads:
-            t.join()
+        out = flood.run("127.0.0.1", relay.port, self.SECONDS, self.STALLED, self.SENDERS)
         after = relay.telemetry("/derper/tls")
         d = {k: after[k] - before[k] for k in ("drop_no_mbuf", "drop_queue_bytes",
                                                 "drop_over_budget", "drop_pool_reserve",
                                                 "drop_queue_head", "close_write_timeout")}
-        print("\n    %d relayed in lock step (worst %.0f ms), %d receivers replaced, %s" % (
-            relayed, worst * 1000, replaced[0], d))
-        # every packet of the pair arrived (recv_packet waits 5 s at most),
-        # and none of theirs found the pool empty
-        self.assertGreater(relayed, 10)
+        print("\n    %s\n    %s" % (out, d))
+        # every packet of the pair arrived (each within 5 s), and none of
+        # anybody's found the pool empty
+        self.assertEqual(out["lost"], 0, out)
+        self.assertGreater(out["relayed"], 10)
         self.assertEqual(d["drop_no_mbuf"], 0)
         self.assertGreater(d["drop_queue_bytes"] + d["drop_over_budget"] +
                            d["drop_pool_reserve"], 0)
-        for v in victims:
-            v.conn.sock.close()
-        a.close()
-        b.close()
         self.assertEqual(relay.stop(), 0)
         relay.assert_clean()
-
 
 def cpu_seconds(pid):
     f = open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()
