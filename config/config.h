@@ -93,7 +93,7 @@ struct cfg_origin {
 };
 
 /* Number of rows in the key table; checked against the table at start. */
-#define CFG_NB_KEYS 65
+#define CFG_NB_KEYS 66
 
 struct derper_config {
 	char hostname[CFG_HOST_LEN];
@@ -126,6 +126,7 @@ struct derper_config {
 		char url[CFG_URL_LEN];
 		bool url_fail_open;
 		int64_t timeout_s;		/* verdict deadline per client */
+		int64_t refresh_ms;		/* status mode: peer list refresh */
 		int64_t cache_ttl_s;		/* admitted keys remembered */
 		int64_t negative_ttl_s;		/* rejected keys remembered */
 	} verify;

@@ -96,6 +96,10 @@ static const struct cfg_key keys[] = {
 	{"verify.url_fail_open", CFG_T_BOOL, F(verify.url_fail_open), 0, 0, 0,
 	 NULL, "true", "verify-client-url-fail-open", NULL, R,
 	 "admit when the webhook is unreachable (a non-200 answer always rejects)"},
+	{"verify.refresh_ms", CFG_T_INT, F(verify.refresh_ms), 0, 100, 60000, NULL,
+	 "1000", NULL, NULL, R,
+	 "with a tailscaled older than v1.70 (no whois by node key): an unknown key waits for "
+	 "a fresh peer list, fetched at most this often (and every 10 times this anyway)"},
 	{"verify.timeout_s", CFG_T_INT, F(verify.timeout_s), 0, 1, 300, NULL,
 	 "10", NULL, NULL, R,
 	 "a client waits at most this long for its admission verdict, then it is closed (the webhook's own timeout is 5 s, as derper's)"},

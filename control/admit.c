@@ -76,7 +76,14 @@ struct entry {
 	struct entry *next;		/* bucket chain */
 };
 
-enum stage { STAGE_LOCALAPI, STAGE_WEBHOOK };
+enum stage { STAGE_LOCALAPI, STAGE_STATUS_WAIT, STAGE_WEBHOOK };
+
+/* How the local tailscaled answers verify.clients: whois by node key
+ * (v1.70 and later), or only its status, whose peer list the relay then
+ * keeps (every version). Found out from the first answer. */
+enum localapi_mode { MODE_UNKNOWN, MODE_WHOIS, MODE_STATUS, MODE_NB };
+
+enum { STATUS_KEYS_MAX = 1 << 20, STATUS_TIMER_FACTOR = 10 };
 
 struct job {
 	struct entry *e;
@@ -88,6 +95,8 @@ struct job {
 	char *body;
 	size_t body_len, body_max;
 	struct waiter *waiters;
+	struct job *next_wait;		/* STAGE_STATUS_WAIT: the list */
+	uint64_t wait_ms;		/* ... since when */
 };
 
 struct admit_counters {
@@ -95,6 +104,7 @@ struct admit_counters {
 	uint64_t cache_hits;
 	uint64_t coalesced;		/* joined a lookup in progress */
 	uint64_t localapi_calls;
+	uint64_t status_fetches;	/* /localapi/v0/status (status mode) */
 	uint64_t webhook_calls;
 	uint64_t admitted;
 	uint64_t admitted_fail_open;	/* of those: webhook unreachable */
@@ -123,6 +133,19 @@ static struct {
 	unsigned int sweep_pos;
 	uint64_t next_sweep_ms;
 	struct admit_counters cnt;
+	/* status mode: the node's peer list (sorted keys) and its fetch */
+	_Atomic int mode;			/* enum localapi_mode */
+	struct {
+		CURL *easy;
+		char *body;
+		size_t len;
+		uint8_t (*keys)[32];
+		size_t nb_keys;
+		uint64_t fetched_ms;		/* 0: never */
+		uint64_t started_ms;		/* of the fetch in progress */
+		struct job *fetch;		/* the fetch in progress */
+		struct job *waiting;		/* jobs for the next list */
+	} st;
 } adm;
 
 bool
@@ -347,6 +370,150 @@ start_stage(struct job *j, enum stage stage)
 	return curl_multi_add_handle(adm.multi, j->easy) == CURLM_OK ? 0 : -ENOMEM;
 }
 
+/* tailscaled's answer for j's key (whois or the peer list): decide, or go
+ * on to the webhook. */
+static void
+localapi_verdict(struct job *j, struct admit_outcome o)
+{
+	if (o.verdict == ADMIT_ALLOW && *adm.cfg->verify.url) {
+		if (start_stage(j, STAGE_WEBHOOK) == 0)
+			return;
+		o = (struct admit_outcome){ADMIT_REJECT, ADMIT_OVERLOAD, false};
+	}
+	finish(find(j->e->key, j->e->ip), o.verdict, o.reason, o.cache);
+}
+
+static void
+set_mode(int mode)
+{
+	static const char *const names[MODE_NB] = {"unknown", "whois", "status"};
+
+	if (atomic_exchange(&adm.mode, mode) == mode || mode == MODE_UNKNOWN)
+		return;
+	LOG_INFO("admission: tailscaled verification mode", "mode=%s socket=\"%s\" why=\"%s\"",
+		 names[mode], adm.cfg->verify.socket,
+		 mode == MODE_WHOIS ? "whois by node key answered (tailscaled v1.70 or later)"
+				    : "no whois by node key (tailscaled before v1.70): its peer list is kept");
+}
+
+/* ------------------------------------------------------------------ */
+/* Status mode: the node's peer list                                   */
+
+/* One GET /localapi/v0/status at a time, for every waiting key. */
+static void
+status_fetch(uint64_t now)
+{
+	struct job *j;
+
+	if (adm.st.fetch || !(j = calloc(1, sizeof(*j))))
+		return;
+	adm.nb_jobs++;
+	j->easy = curl_easy_init();
+	if (!j->easy) {
+		job_free(j);
+		return;
+	}
+	snprintf(j->url, sizeof(j->url), "http://local-tailscaled.sock/localapi/v0/status");
+	j->hdrs = curl_slist_append(NULL, "Tailscale-Cap: " TAILSCALE_CAP);
+	j->body_max = ADMIT_STATUS_BODY_MAX;
+	curl_easy_setopt(j->easy, CURLOPT_PRIVATE, j);
+	curl_easy_setopt(j->easy, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(j->easy, CURLOPT_WRITEDATA, j);
+	curl_easy_setopt(j->easy, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(j->easy, CURLOPT_PROTOCOLS_STR, "http");
+	curl_easy_setopt(j->easy, CURLOPT_UNIX_SOCKET_PATH, adm.cfg->verify.socket);
+	curl_easy_setopt(j->easy, CURLOPT_TIMEOUT_MS, (long)adm.cfg->verify.timeout_s * 1000);
+	curl_easy_setopt(j->easy, CURLOPT_URL, j->url);
+	curl_easy_setopt(j->easy, CURLOPT_HTTPHEADER, j->hdrs);
+	if (curl_multi_add_handle(adm.multi, j->easy) != CURLM_OK) {
+		job_free(j);
+		return;
+	}
+	adm.st.fetch = j;
+	adm.st.started_ms = now;
+	ADMIT_COUNT(status_fetches, 1);
+}
+
+/* A key the list has is admitted at once; any other waits for a list
+ * fetched after it asked (at most every verify.refresh_ms), so a node the
+ * tailnet has just added gets in within about that. */
+static void
+status_lookup(struct job *j, uint64_t now)
+{
+	if (j->easy) {
+		curl_multi_remove_handle(adm.multi, j->easy);
+		curl_easy_cleanup(j->easy);
+		j->easy = NULL;
+	}
+	if (admit_key_in((const uint8_t (*)[32])adm.st.keys, adm.st.nb_keys, j->e->key)) {
+		localapi_verdict(j, (struct admit_outcome){ADMIT_ALLOW, ADMIT_OK, true});
+		return;
+	}
+	j->stage = STAGE_STATUS_WAIT;
+	j->wait_ms = now;
+	j->next_wait = adm.st.waiting;
+	adm.st.waiting = j;
+}
+
+/* Due: a fetch for waiting keys (at most every refresh_ms), or the timer's. */
+static void
+status_tick(uint64_t now)
+{
+	uint64_t every = (uint64_t)adm.cfg->verify.refresh_ms;
+
+	if (adm.st.fetch || atomic_load(&adm.mode) != MODE_STATUS)
+		return;
+	if ((adm.st.waiting && now >= adm.st.fetched_ms + every) ||
+	    now >= adm.st.fetched_ms + STATUS_TIMER_FACTOR * every)
+		status_fetch(now);
+}
+
+/* The list came (or did not): decide for every key that waited since
+ * before the fetch began; later ones wait for the next. */
+static void
+status_done(struct job *f, CURLcode res, long code)
+{
+	struct admit_outcome o = {ADMIT_REJECT, ADMIT_LOCALAPI_DOWN, false};
+	struct job **pp = &adm.st.waiting;
+	uint8_t (*keys)[32] = NULL;
+	size_t n = 0, max = f->body_len / 72 + 2;
+
+	adm.st.fetch = NULL;
+	if (res == CURLE_OK && code == 200 && (keys = malloc(max * 32)) &&
+	    admit_parse_status(f->body, f->body_len, keys, max, &n) == 0) {
+		free(adm.st.keys);
+		adm.st.keys = keys;
+		adm.st.nb_keys = n;
+		adm.st.fetched_ms = clock_mono_ms();
+		o.reason = ADMIT_UNKNOWN_KEY;
+		o.cache = true;
+	} else {
+		free(keys);
+		if (res == CURLE_OK)
+			o = (struct admit_outcome){ADMIT_REJECT, ADMIT_LOCALAPI_STATUS, true};
+		else
+			set_mode(MODE_UNKNOWN);	/* find out again once it is back */
+		adm.st.fetched_ms = clock_mono_ms();
+		LOG_WARN("admission: tailscaled status failed", "status=%ld error=\"%s\"", code,
+			 curl_easy_strerror(res));
+	}
+	job_free(f);
+	while (*pp) {
+		struct job *j = *pp;
+
+		if (j->wait_ms > adm.st.started_ms) {
+			pp = &j->next_wait;
+			continue;
+		}
+		*pp = j->next_wait;
+		if (o.reason == ADMIT_UNKNOWN_KEY &&
+		    admit_key_in((const uint8_t (*)[32])adm.st.keys, adm.st.nb_keys, j->e->key))
+			localapi_verdict(j, (struct admit_outcome){ADMIT_ALLOW, ADMIT_OK, true});
+		else
+			localapi_verdict(j, o);
+	}
+}
+
 /* A transfer ended: decide, or go on to the next check. */
 static void
 on_done(CURL *easy, CURLcode res)
@@ -360,17 +527,22 @@ on_done(CURL *easy, CURLcode res)
 	if (!j)
 		return;
 	curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
+	if (j == adm.st.fetch) {
+		status_done(j, res, status);
+		return;
+	}
 	pp = find(j->e->key, j->e->ip);
 	if (j->stage == STAGE_LOCALAPI) {
 		o = admit_decide_localapi(res == CURLE_OK, status, j->body, j->body_len);
-		if (o.reason == ADMIT_VERSION_SKEW)
-			LOG_WARN("admission: tailscaled is too old for node-key lookups (version skew)",
-				 "socket=\"%s\"", adm.cfg->verify.socket);
-		if (o.verdict == ADMIT_ALLOW && *adm.cfg->verify.url) {
-			if (start_stage(j, STAGE_WEBHOOK) == 0)
-				return;
-			o = (struct admit_outcome){ADMIT_REJECT, ADMIT_OVERLOAD, false};
+		if (o.reason == ADMIT_VERSION_SKEW) {
+			set_mode(MODE_STATUS);
+			status_lookup(j, clock_mono_ms());
+			return;
 		}
+		if (res == CURLE_OK && (status == 200 || status == 404))
+			set_mode(MODE_WHOIS);
+		localapi_verdict(j, o);
+		return;
 	} else {
 		o = admit_decide_webhook(res == CURLE_OK, status, j->body, j->body_len,
 					 adm.cfg->verify.url_fail_open);
@@ -441,6 +613,10 @@ on_request(uint16_t tls, const struct admit_msg *m, uint64_t now)
 	adm.nb_jobs++;
 	j->e = e;
 	j->waiters = w;
+	if (adm.cfg->verify.clients && atomic_load(&adm.mode) == MODE_STATUS) {
+		status_lookup(j, now);		/* no LocalAPI call per connection */
+		return;
+	}
 	if (start_stage(j, adm.cfg->verify.clients ? STAGE_LOCALAPI : STAGE_WEBHOOK))
 		finish(find(m->key, m->ip), ADMIT_REJECT, ADMIT_OVERLOAD, false);
 	return;
@@ -502,6 +678,7 @@ admit_main(void *arg)
 			sweep(now);
 			adm.next_sweep_ms = now + 1000;
 		}
+		status_tick(now);
 		if (n)
 			continue;
 		dp_wake_prepare(&adm.wake);
@@ -509,7 +686,8 @@ admit_main(void *arg)
 			dp_wake_done(&adm.wake, 0);
 			continue;
 		}
-		curl_multi_poll(adm.multi, &wfd, 1, 1000, NULL);
+		/* keys waiting for the peer list: look at the clock often */
+		curl_multi_poll(adm.multi, &wfd, 1, adm.st.waiting ? 50 : 1000, NULL);
 		dp_wake_done(&adm.wake, wfd.revents & CURL_WAIT_POLLIN);
 	}
 	return NULL;
@@ -517,30 +695,6 @@ admit_main(void *arg)
 
 /* ------------------------------------------------------------------ */
 /* Telemetry: /derper/admission                                         */
-
-static int
-tel_admission(const char *cmd, const char *params, struct rte_tel_data *d)
-{
-	(void)cmd;
-	(void)params;
-	rte_tel_data_start_dict(d);
-	rte_tel_data_add_dict_u64(d, "requests", __atomic_load_n(&adm.cnt.requests, __ATOMIC_RELAXED));
-	rte_tel_data_add_dict_u64(d, "cache_hits", __atomic_load_n(&adm.cnt.cache_hits, __ATOMIC_RELAXED));
-	rte_tel_data_add_dict_u64(d, "coalesced", __atomic_load_n(&adm.cnt.coalesced, __ATOMIC_RELAXED));
-	rte_tel_data_add_dict_u64(d, "localapi_calls", __atomic_load_n(&adm.cnt.localapi_calls, __ATOMIC_RELAXED));
-	rte_tel_data_add_dict_u64(d, "webhook_calls", __atomic_load_n(&adm.cnt.webhook_calls, __ATOMIC_RELAXED));
-	rte_tel_data_add_dict_u64(d, "admitted", __atomic_load_n(&adm.cnt.admitted, __ATOMIC_RELAXED));
-	rte_tel_data_add_dict_u64(d, "admitted_fail_open",
-				  __atomic_load_n(&adm.cnt.admitted_fail_open, __ATOMIC_RELAXED));
-	for (int r = ADMIT_UNKNOWN_KEY; r < ADMIT_REASON_NB; r++) {
-		char name[64];
-
-		snprintf(name, sizeof(name), "rejected_%s", admit_reason_name(r));
-		rte_tel_data_add_dict_u64(d, name,
-					  __atomic_load_n(&adm.cnt.rejected[r], __ATOMIC_RELAXED));
-	}
-	return 0;
-}
 
 /* ------------------------------------------------------------------ */
 
@@ -584,7 +738,7 @@ ctl_admit_init(const struct derper_config *cfg, unsigned int nb_tls)
 		adm.tls_wake[t] = dp_tls_link(t)->wake;
 		adm.nb_tls = t + 1;
 	}
-	rte_telemetry_register_cmd("/derper/admission", tel_admission,
+	rte_telemetry_register_cmd("/derper/admission", ctl_admit_telemetry,
 				   "Client admission (verify-clients, webhook) counters");
 	LOG_INFO("admission: on", "localapi=%s socket=\"%s\" webhook=%s fail_open=%s timeout_s=%lld cache_ttl_s=%lld negative_ttl_s=%lld",
 		 cfg->verify.clients ? "yes" : "no", cfg->verify.socket,
@@ -645,6 +799,9 @@ ctl_admit_uninit(void)
 		}
 		free(adm.buckets);
 	}
+	if (adm.st.fetch)
+		job_free(adm.st.fetch);
+	free(adm.st.keys);
 	for (unsigned int t = 0; t < adm.nb_tls; t++) {
 		rte_ring_free(adm.links[t].req);
 		rte_ring_free(adm.links[t].resp);
@@ -656,6 +813,25 @@ ctl_admit_uninit(void)
 	if (adm.wake.efd >= 0)
 		close(adm.wake.efd);
 	memset(&adm, 0, sizeof(adm));
+}
+
+void
+ctl_admit_snapshot(struct admit_snapshot *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->running = adm.started;
+	out->localapi = adm.cfg && adm.cfg->verify.clients;
+	out->mode = atomic_load(&adm.mode);
+	out->requests = __atomic_load_n(&adm.cnt.requests, __ATOMIC_RELAXED);
+	out->cache_hits = __atomic_load_n(&adm.cnt.cache_hits, __ATOMIC_RELAXED);
+	out->coalesced = __atomic_load_n(&adm.cnt.coalesced, __ATOMIC_RELAXED);
+	out->localapi_calls = __atomic_load_n(&adm.cnt.localapi_calls, __ATOMIC_RELAXED);
+	out->status_fetches = __atomic_load_n(&adm.cnt.status_fetches, __ATOMIC_RELAXED);
+	out->webhook_calls = __atomic_load_n(&adm.cnt.webhook_calls, __ATOMIC_RELAXED);
+	out->admitted = __atomic_load_n(&adm.cnt.admitted, __ATOMIC_RELAXED);
+	out->admitted_fail_open = __atomic_load_n(&adm.cnt.admitted_fail_open, __ATOMIC_RELAXED);
+	for (int r = 0; r < ADMIT_REASON_NB; r++)
+		out->rejected[r] = __atomic_load_n(&adm.cnt.rejected[r], __ATOMIC_RELAXED);
 }
 
 /* ------------------------------------------------------------------ */
@@ -679,36 +855,3 @@ ctl_admit_set_cfg(const struct derper_config *cfg)
 	return -ETIMEDOUT;
 }
 
-void
-ctl_admit_metrics(struct prom *p)
-{
-	if (!adm.started)
-		return;
-	prom_family(p, "derper_admission_requests_total", "counter",
-		    "Clients sent to admission (verify_clients / verify_client_url)");
-	prom_u64(p, "derper_admission_requests_total",
-		 __atomic_load_n(&adm.cnt.requests, __ATOMIC_RELAXED), NULL);
-	prom_family(p, "derper_admission_lookups_total", "counter",
-		    "Admission answers by where they came from");
-	prom_u64(p, "derper_admission_lookups_total",
-		 __atomic_load_n(&adm.cnt.cache_hits, __ATOMIC_RELAXED), "source", "cache", NULL);
-	prom_u64(p, "derper_admission_lookups_total",
-		 __atomic_load_n(&adm.cnt.coalesced, __ATOMIC_RELAXED), "source", "coalesced", NULL);
-	prom_u64(p, "derper_admission_lookups_total",
-		 __atomic_load_n(&adm.cnt.localapi_calls, __ATOMIC_RELAXED), "source", "localapi", NULL);
-	prom_u64(p, "derper_admission_lookups_total",
-		 __atomic_load_n(&adm.cnt.webhook_calls, __ATOMIC_RELAXED), "source", "webhook", NULL);
-	prom_family(p, "derper_admission_results_total", "counter",
-		    "Admission verdicts: admitted, or rejected with the reason");
-	prom_u64(p, "derper_admission_results_total",
-		 __atomic_load_n(&adm.cnt.admitted, __ATOMIC_RELAXED) -
-		 __atomic_load_n(&adm.cnt.admitted_fail_open, __ATOMIC_RELAXED),
-		 "result", "admitted", "reason", "", NULL);
-	prom_u64(p, "derper_admission_results_total",
-		 __atomic_load_n(&adm.cnt.admitted_fail_open, __ATOMIC_RELAXED),
-		 "result", "admitted", "reason", "webhook_unreachable_fail_open", NULL);
-	for (int r = ADMIT_UNKNOWN_KEY; r < ADMIT_REASON_NB; r++)
-		prom_u64(p, "derper_admission_results_total",
-			 __atomic_load_n(&adm.cnt.rejected[r], __ATOMIC_RELAXED),
-			 "result", "rejected", "reason", admit_reason_name(r), NULL);
-}

@@ -43,6 +43,22 @@ void ctl_admit_uninit(void);
  * so; 0 once it has (the old snapshot is no longer used), -ETIMEDOUT. */
 int ctl_admit_set_cfg(const struct derper_config *cfg);
 
+/* The admission thread's counters and state, read by any thread. */
+struct admit_snapshot {
+	bool running;			/* admission on and its thread started */
+	bool localapi;			/* verify.clients */
+	int mode;			/* 0 unknown, 1 whois, 2 status peer list */
+	uint64_t requests, cache_hits, coalesced;
+	uint64_t localapi_calls, status_fetches, webhook_calls;
+	uint64_t admitted, admitted_fail_open;
+	uint64_t rejected[ADMIT_REASON_NB];
+};
+void ctl_admit_snapshot(struct admit_snapshot *out);
+
+/* /derper/admission for DPDK telemetry (control/admit_metrics.c). */
+struct rte_tel_data;
+int ctl_admit_telemetry(const char *cmd, const char *params, struct rte_tel_data *d);
+
 /* Admission counters as metrics (nothing when admission is off). */
 struct prom;
 void ctl_admit_metrics(struct prom *p);

@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 #include <arpa/inet.h>
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include <jansson.h>
 
 #include "control/admit_rules.h"
+#include "tls/keyfile.h"
 
 const char *
 admit_reason_name(int reason)
@@ -114,4 +117,76 @@ admit_source(const uint8_t ip[16], char *out, size_t len)
 	}
 	if (!inet_ntop(AF_INET6, ip, out, (socklen_t)len) && len)
 		out[0] = '\0';
+}
+
+/* "nodekey:" and 64 hex digits. */
+static bool
+node_key(const char *s, uint8_t key[32])
+{
+	return s && strncmp(s, "nodekey:", 8) == 0 && tls_key_from_hex(s + 8, strlen(s + 8), key) == 0;
+}
+
+static int
+key_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, 32);
+}
+
+static int
+add_key(uint8_t (*keys)[32], size_t max, size_t *n, const uint8_t key[32])
+{
+	if (*n == max)
+		return -E2BIG;
+	memcpy(keys[(*n)++], key, 32);
+	return 0;
+}
+
+int
+admit_parse_status(const char *body, size_t len, uint8_t (*keys)[32], size_t max,
+		   size_t *n)
+{
+	json_t *j = body ? json_loadb(body, len, 0, NULL) : NULL;
+	json_t *self, *peers, *v;
+	const char *k;
+	uint8_t key[32];
+	int rc = -EINVAL;
+	size_t w = 0;
+
+	*n = 0;
+	if (!j || !json_is_object(j))
+		goto out;
+	self = json_object_get(j, "Self");
+	if (!json_is_object(self) ||
+	    !node_key(json_string_value(json_object_get(self, "PublicKey")), key))
+		goto out;
+	rc = add_key(keys, max, n, key);
+	peers = json_object_get(j, "Peer");
+	if (rc == 0 && json_is_object(peers)) {
+		json_object_foreach(peers, k, v) {
+			if (node_key(k, key) && (rc = add_key(keys, max, n, key)))
+				break;
+			if (json_is_object(v) &&
+			    node_key(json_string_value(json_object_get(v, "PublicKey")), key) &&
+			    (rc = add_key(keys, max, n, key)))
+				break;
+		}
+	}
+	if (rc)
+		goto out;
+	qsort(keys, *n, 32, key_cmp);
+	for (size_t i = 0; i < *n; i++)
+		if (w == 0 || memcmp(keys[w - 1], keys[i], 32))
+			memmove(keys[w++], keys[i], 32);
+	*n = w;
+out:
+	json_decref(j);
+	if (rc)
+		*n = 0;
+	return rc;
+}
+
+bool
+admit_key_in(const uint8_t (*keys)[32], size_t n, const uint8_t key[32])
+{
+	return n && bsearch(key, keys, n, 32, key_cmp) != NULL;
 }

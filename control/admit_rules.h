@@ -29,6 +29,22 @@ struct admit_outcome admit_decide_webhook(bool reached, long status,
 					  const char *body, size_t len,
 					  bool fail_open);
 
+/*
+ * tailscaled's /localapi/v0/status (every version): the node's own key and
+ * its peers' keys, as verify.clients admits them where whois by node key is
+ * not answered (before v1.70). Reads Self.PublicKey and every key of the
+ * Peer object (and each peer's PublicKey), "nodekey:<64 hex>"; other
+ * members are ignored. Writes up to `max` keys to keys, sorted, duplicates
+ * removed, their number to *n. 0, or -EINVAL when the body is not such an
+ * object (or has no Self key), -E2BIG when more than `max` keys.
+ */
+enum { ADMIT_STATUS_BODY_MAX = 64 << 20 };
+int admit_parse_status(const char *body, size_t len, uint8_t (*keys)[32],
+		       size_t max, size_t *n);
+
+/* Is key in a sorted key list (admit_parse_status)? */
+bool admit_key_in(const uint8_t (*keys)[32], size_t n, const uint8_t key[32]);
+
 /* The webhook's "Source": IPv4 dotted, IPv6 without brackets, "" when the
  * address is unknown (all zero). */
 void admit_source(const uint8_t ip[16], char *out, size_t len);

@@ -9,7 +9,12 @@ check what the relay sent as well as how it acted on each answer.
   /localapi/v0/whois?addr=nodekey%3A<hex> answers 200 and a WhoIsResponse
   JSON for allowed keys, 404 "no match for IP:port" otherwise, and 403 for
   a Host other than local-tailscaled.sock or a Referer/Origin header, as
-  the LocalAPI does.
+  the LocalAPI does. This whois by node key is tailscaled v1.70's, which no
+  tailscaled that builds here speaks: the stub stands in for it. With
+  legacy=True it answers as the older ones do (v1.34.2 among them): whois
+  by node key is a 400 "invalid 'addr' parameter", and
+  /localapi/v0/status lists Self and the peers by node key (the real
+  tailscaled is tested against the relay too: test_tailnet.py).
 - WebhookStub: HTTP on loopback. POST with {"NodePublic","Source"}
   answers 200 {"Allow": <key allowed>}; `status` forces another status,
   `delay` holds the answer (per key), as a slow webhook would.
@@ -51,16 +56,29 @@ class _Quiet(http.server.BaseHTTPRequestHandler):
         self.send_response(status)
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(data)))
+        # one request per connection: a stub that is closed is gone for its
+        # clients at once, as a stopped tailscaled is
+        self.send_header("Connection", "close")
+        self.close_connection = True
         self.end_headers()
         self.wfile.write(data)
 
 
 class LocalAPIStub(_Recorder):
-    def __init__(self, path):
+    def __init__(self, path, legacy=False):
         super().__init__()
         self.path = path
         self.allowed = set()    # node keys (bytes) tailscaled knows
+        self.legacy = legacy
         stub = self
+
+        def status():
+            keys = sorted(stub.allowed)
+            self_key = "nodekey:" + (keys[0].hex() if keys else "00" * 32)
+            return {"Version": "1.34.2", "BackendState": "Running",
+                    "Self": {"ID": "self", "PublicKey": self_key, "Online": True},
+                    "Peer": {"nodekey:" + k.hex(): {"PublicKey": "nodekey:" + k.hex()}
+                             for k in keys[1:]}}
 
         class Handler(_Quiet):
             def do_GET(self):
@@ -72,7 +90,9 @@ class LocalAPIStub(_Recorder):
                         or "Origin" in self.headers):
                     return self.reply(403, "forbidden\n", "text/plain")
                 addr = q.get("addr", [""])[0]
-                if u.path != "/localapi/v0/whois" or not addr.startswith("nodekey:"):
+                if stub.legacy and u.path == "/localapi/v0/status":
+                    return self.reply(200, json.dumps(status()))
+                if stub.legacy or u.path != "/localapi/v0/whois" or not addr.startswith("nodekey:"):
                     return self.reply(400, "invalid 'addr' parameter\n", "text/plain")
                 try:
                     key = bytes.fromhex(addr[len("nodekey:"):])

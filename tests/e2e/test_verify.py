@@ -181,6 +181,91 @@ class LocalAPITest(Base):
         r.wait_log(r'msg="admission: client rejected".* reason=localapi_unreachable')
 
 
+class LegacyLocalAPITest(Base):
+    """A tailscaled older than v1.70 (no whois by node key): the relay finds
+    out from its first answer, says so once (log and metric), and admits by
+    the node's status peer list, fetched on demand at most every
+    verify.refresh_ms, never once per connection."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="derper-verify-legacy-")
+        cls.sock = os.path.join(cls.tmp, "tailscaled.sock")
+        cls.api = LocalAPIStub(cls.sock, legacy=True)
+        cls.relay = cls.start("legacy", 'clients = true; socket = "%s"; refresh_ms = 300;'
+                              ' negative_ttl_s = 1;' % cls.sock)
+        cls.port = cls.relay.port
+
+    @classmethod
+    def cleanup_stubs(cls):
+        cls.api.close()
+
+    def allowed_key(self):
+        k = PrivateKey.generate()
+        self.api.allowed.add(bytes(k.public_key))
+        return k
+
+    def status_calls(self):
+        return len(self.api.seen(lambda r: r["path"] == "/localapi/v0/status"))
+
+    def test_peers_admitted_others_refused(self):
+        ka, kb = self.allowed_key(), self.allowed_key()
+        a, b = connect(self.port, ka), connect(self.port, kb)
+        self.assertIsNotNone(a)
+        self.assertIsNotNone(b)
+        self.assert_relays(a, b)
+        self.assertIsNone(connect(self.port, PrivateKey.generate()))
+        self.relay.wait_log(r'msg="admission: tailscaled verification mode" mode=status')
+        tel = self.relay.telemetry("/derper/admission")
+        self.assertEqual(tel["localapi_mode"], 2)
+        self.assertGreaterEqual(tel["rejected_unknown_key"], 1)
+        self.assertEqual(tel["rejected_version_skew"], 0)
+        a.close()
+        b.close()
+
+    def test_no_lookup_per_connection(self):
+        keys = [self.allowed_key() for _ in range(10)]
+        self.assertIsNotNone(connect(self.port, keys[0]))   # the list now has them
+        calls = self.status_calls()
+        got = [connect(self.port, k) for k in keys for _ in range(3)]
+        self.assertTrue(all(c is not None for c in got))
+        self.assertLessEqual(self.status_calls() - calls, 1)
+        for c in got:
+            c.close()
+
+    def test_new_peer_admitted_within_a_second(self):
+        connect(self.port, self.allowed_key())          # a list exists
+        k = PrivateKey.generate()
+        self.assertIsNone(connect(self.port, k))       # not a peer yet
+        self.api.allowed.add(bytes(k.public_key))        # the tailnet learns it
+        t0 = time.monotonic()
+        c = None
+        while c is None and time.monotonic() - t0 < 5:
+            c = connect(self.port, k)
+            if c is None:
+                time.sleep(0.1)
+        self.assertIsNotNone(c)
+        # negative_ttl_s = 1, refresh_ms = 300: a second and a bit
+        self.assertLess(time.monotonic() - t0, 2.0)
+        c.close()
+
+    def test_tailscaled_down_then_back(self):
+        k = self.allowed_key()
+        self.api.close()
+        self.assertIsNone(connect(self.port, PrivateKey.generate()))
+        self.relay.wait_log(r'reason=localapi_unreachable')
+        type(self).api = LocalAPIStub(self.sock, legacy=True)
+        self.api.allowed.add(bytes(k.public_key))
+        c = None
+        t0 = time.monotonic()
+        while c is None and time.monotonic() - t0 < 10:
+            c = connect(self.port, k)
+            if c is None:
+                time.sleep(0.2)
+        self.assertIsNotNone(c)
+        c.close()
+
+
 class WebhookTest(Base):
     @classmethod
     def setUpClass(cls):

@@ -25,6 +25,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(body, data + 1, size - 1);
 	admit_decide_localapi(status != 0, status, body, size - 1);
 	admit_decide_webhook(status != 0, status, body, size - 1, data[0] & 0x80);
+	{
+		static uint8_t keys[64][32];
+		size_t n;
+
+		if (admit_parse_status(body, size - 1, keys, 64, &n) == 0 && n)
+			(void)admit_key_in((const uint8_t (*)[32])keys, n, keys[n - 1]);
+	}
 	free(body);
 	return 0;
 }

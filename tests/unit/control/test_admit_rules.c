@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* derper's admission rules, docs/protocol.md §8.1 and §8.2, row by row. */
+#include <errno.h>
 #include <string.h>
 
 #include "control/admit_rules.h"
@@ -116,7 +117,52 @@ test_source(void)
 	CU_ASSERT_STRING_EQUAL(admit_reason_name(99), "unknown");
 }
 
+/* tailscaled v1.34's /localapi/v0/status, trimmed to what matters: Self and
+ * peers keyed by node key (each with its PublicKey too). */
+#define K(c) "nodekey:" c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c \
+		    c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c
+static void
+test_status_peer_set(void)
+{
+	static const char body[] =
+		"{\"Version\":\"1.34.2\",\"BackendState\":\"Running\","
+		"\"Self\":{\"ID\":\"n1\",\"PublicKey\":\"" K("b") "\",\"Online\":true},"
+		"\"Peer\":{\"" K("a") "\":{\"PublicKey\":\"" K("a") "\",\"Online\":false},"
+		"\"" K("c") "\":{\"PublicKey\":\"" K("c") "\"}},\"User\":null}";
+	uint8_t keys[8][32], k[32];
+	size_t n = 99;
+
+	CU_ASSERT_EQUAL(admit_parse_status(body, strlen(body), keys, 8, &n), 0);
+	CU_ASSERT_EQUAL(n, 3);			/* a, b, c; duplicates folded */
+	memset(k, 0xaa, 32);
+	CU_ASSERT(admit_key_in((const uint8_t (*)[32])keys, n, k));
+	memset(k, 0xcc, 32);
+	CU_ASSERT(admit_key_in((const uint8_t (*)[32])keys, n, k));
+	memset(k, 0xdd, 32);
+	CU_ASSERT(!admit_key_in((const uint8_t (*)[32])keys, n, k));
+	CU_ASSERT(memcmp(keys[0], keys[1], 32) < 0 && memcmp(keys[1], keys[2], 32) < 0);
+	/* no room */
+	CU_ASSERT_EQUAL(admit_parse_status(body, strlen(body), keys, 2, &n), -E2BIG);
+	CU_ASSERT_EQUAL(n, 0);
+	/* not a status: no Self key, not an object, not JSON */
+	CU_ASSERT_EQUAL(admit_parse_status("{\"Peer\":{}}", 11, keys, 8, &n), -EINVAL);
+	CU_ASSERT_EQUAL(admit_parse_status("[]", 2, keys, 8, &n), -EINVAL);
+	CU_ASSERT_EQUAL(admit_parse_status("{", 1, keys, 8, &n), -EINVAL);
+	{
+		static const char bad[] = "{\"Self\":{\"PublicKey\":\"nodekey:12\"}}";
+
+		CU_ASSERT_EQUAL(admit_parse_status(bad, strlen(bad), keys, 8, &n), -EINVAL);
+	}
+	{
+		static const char alone[] = "{\"Self\":{\"PublicKey\":\"" K("e") "\"},\"Peer\":null}";
+
+		CU_ASSERT_EQUAL(admit_parse_status(alone, strlen(alone), keys, 8, &n), 0);
+		CU_ASSERT_EQUAL(n, 1);
+	}
+}
+
 static CU_TestInfo tests[] = {
+	{"LocalAPI status: the peer set", test_status_peer_set},
 	{"LocalAPI whois answers (§8.1)", test_localapi},
 	{"webhook answers (§8.2)", test_webhook},
 	{"webhook body read to 4 KiB", test_webhook_size},
