@@ -234,41 +234,6 @@ dataplane_families(struct prom *p)
 	gauge(p, "derper_ring_capacity", "Capacity of those rings", cap);
 }
 
-char *
-ctl_metrics_text(size_t *len, bool openmetrics)
-{
-	struct prom p;
-	char ver[128];
-
-	prom_init(&p);
-	p.openmetrics = openmetrics;
-	snprintf(ver, sizeof(ver), "%s", OpenSSL_version(OPENSSL_VERSION));
-	prom_family(&p, "derper_build_info", "gauge", "Version and libraries (value 1)");
-	prom_u64(&p, "derper_build_info", 1, "version", DERPER_VERSION, "dpdk", rte_version(),
-		 "openssl", ver, NULL);
-	gauge(&p, "derper_start_time_seconds", "Start time of the process (Unix seconds)",
-	      (uint64_t)met.started);
-	tls_families(&p);
-	dataplane_families(&p);
-	prom_family(&p, "derper_metrics_connections_closed_total", "counter",
-		    "Connections to this listener closed unanswered: past their deadline, "
-		    "or the oldest making room for a new one");
-	prom_u64(&p, "derper_metrics_connections_closed_total",
-		 atomic_load_explicit(&met.timed_out, memory_order_relaxed), "reason", "timeout", NULL);
-	prom_u64(&p, "derper_metrics_connections_closed_total",
-		 atomic_load_explicit(&met.evicted, memory_order_relaxed), "reason", "evicted", NULL);
-	ctl_admit_metrics(&p);
-	ctl_mesh_metrics(&p);
-	ctl_acme_metrics(&p);
-	prom_end(&p);
-	if (p.oom) {
-		prom_free(&p);
-		return NULL;
-	}
-	*len = p.len;
-	return p.buf;
-}
-
 /* ------------------------------------------------------------------ */
 /* Health                                                               */
 
@@ -302,6 +267,49 @@ ready(char *out, size_t n, bool verbose)
 		o += (size_t)snprintf(out + o, o < n ? n - o : 0, "%s\n", why);
 	snprintf(out + (o < n ? o : n - 1), o < n ? n - o : 1, "%s\n", all ? "ok" : "not ready");
 	return all;
+}
+
+char *
+ctl_metrics_text(size_t *len, bool openmetrics)
+{
+	struct prom p;
+	char ver[128];
+
+	prom_init(&p);
+	p.openmetrics = openmetrics;
+	snprintf(ver, sizeof(ver), "%s", OpenSSL_version(OPENSSL_VERSION));
+	prom_family(&p, "derper_build_info", "gauge", "Version and libraries (value 1)");
+	prom_u64(&p, "derper_build_info", 1, "version", DERPER_VERSION, "dpdk", rte_version(),
+		 "openssl", ver, NULL);
+	gauge(&p, "derper_start_time_seconds", "Start time of the process (Unix seconds)",
+	      (uint64_t)met.started);
+	{
+		char why[512];
+
+		gauge(&p, "derper_ready", "1 when /readyz answers 200 (listener, dataplane, "
+		      "certificate and mesh checks all pass)", ready(why, sizeof(why), false));
+	}
+	gauge(&p, "derper_limits_max_sessions", "limits.max_sessions (0: no limit)",
+	      (uint64_t)tls_server_max_sessions());
+	tls_families(&p);
+	dataplane_families(&p);
+	prom_family(&p, "derper_metrics_connections_closed_total", "counter",
+		    "Connections to this listener closed unanswered: past their deadline, "
+		    "or the oldest making room for a new one");
+	prom_u64(&p, "derper_metrics_connections_closed_total",
+		 atomic_load_explicit(&met.timed_out, memory_order_relaxed), "reason", "timeout", NULL);
+	prom_u64(&p, "derper_metrics_connections_closed_total",
+		 atomic_load_explicit(&met.evicted, memory_order_relaxed), "reason", "evicted", NULL);
+	ctl_admit_metrics(&p);
+	ctl_mesh_metrics(&p);
+	ctl_acme_metrics(&p);
+	prom_end(&p);
+	if (p.oom) {
+		prom_free(&p);
+		return NULL;
+	}
+	*len = p.len;
+	return p.buf;
 }
 
 /* ------------------------------------------------------------------ */

@@ -40,6 +40,7 @@ struct tls_server {
 	bool *running;
 	int port;
 	_Atomic uint32_t all_sessions;	/* across threads: limits.max_sessions */
+	_Atomic int64_t max_sessions;	/* the limit in force, for metrics */
 };
 
 static struct tls_server srv;
@@ -155,6 +156,7 @@ tls_server_init(const struct derper_config *cfg,
 	memset(&srv, 0, sizeof(srv));
 	pthread_mutex_init(&srv.swap_lock, NULL);
 	srv.cfg = cfg;
+	atomic_store_explicit(&srv.max_sessions, cfg->limits.max_sessions, memory_order_relaxed);
 	if (tls_crypto_init()) {
 		LOG_ERR("tls: libsodium init failed", "%s", "");
 		return -EIO;
@@ -359,6 +361,12 @@ tls_server_set_ctx(struct tls_ctx *ctx)
 	return 0;
 }
 
+int64_t
+tls_server_max_sessions(void)
+{
+	return atomic_load_explicit(&srv.max_sessions, memory_order_relaxed);
+}
+
 int
 tls_server_set_cfg(const struct derper_config *cfg)
 {
@@ -368,6 +376,7 @@ tls_server_set_cfg(const struct derper_config *cfg)
 		return 0;
 	pthread_mutex_lock(&srv.swap_lock);
 	atomic_store_explicit(&srv.ctx_pub.cfg, cfg, memory_order_release);
+	atomic_store_explicit(&srv.max_sessions, cfg->limits.max_sessions, memory_order_relaxed);
 	all = publish();
 	pthread_mutex_unlock(&srv.swap_lock);
 	return all ? 0 : -ETIMEDOUT;

@@ -75,4 +75,7 @@ int tls_server_set_cfg(const struct derper_config *cfg);
 /* Sum of every thread's counters. Any thread. */
 void tls_server_counters(struct tls_counters *out);
 
+/* limits.max_sessions in force (it reloads); 0: no limit. Any thread. */
+int64_t tls_server_max_sessions(void);
+
 #endif /* DERPER_TLS_TLS_H */
