@@ -292,7 +292,11 @@ on_readable(struct tls_thread *t, struct session *s)
 			throttle(t, s);
 			return;
 		}
-		if (session_out_pause(t, s))
+		/* a client's own requests wait for their answers to drain;
+		 * an established DERP session's output is packets relayed to
+		 * it, bounded by its queue budgets and the write timeout, and
+		 * must not hold up what it sends */
+		if (s->state != S_RUN && session_out_pause(t, s))
 			return;		/* output drains first (write_out) */
 		if (s->rec && len < TLS13_MIN_READ_BUF)
 			len = TLS13_MIN_READ_BUF;	/* room for a record */

@@ -30,10 +30,12 @@ enum {
 	HELD_MAX = 256 << 10,		/* input buffered while verifying */
 	MESH_WRITE_TIMEOUT_S = 30,
 	CLIENT_BURST_MIN = 65568,	/* one largest frame, as derper */
-	/* Unsent output (HTTP answers, WebSocket pongs, ...) past which a
-	 * session is not read until it has drained to half: a client that
-	 * does not read what it asked for is slowed by TCP, as Go's HTTP
-	 * server answers one request at a time. */
+	/* Unsent output past which a session that has not yet become DERP
+	 * is not read (nor answered) until it has drained to half: a client
+	 * that does not read what it asked for is slowed by TCP, as Go's
+	 * HTTP server answers one request at a time. An established session
+	 * is read on (its output is relayed packets, bounded elsewhere), but
+	 * gets no WebSocket pong past it. */
 	OUT_PAUSE = 64 << 10,
 };
 

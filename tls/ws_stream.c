@@ -31,6 +31,12 @@ ws_on_control(void *ctx, uint8_t opcode, const uint8_t *payload, size_t n)
 
 	switch (opcode) {
 	case WS_OP_PING:
+		/* past the output limit, earlier pings go unanswered: RFC 6455
+		 * §5.5.3 lets a Pong answer only the latest Ping */
+		if (session_out_unsent(f->s) > OUT_PAUSE) {
+			TLS_COUNT(&f->t->cnt, output_pauses, 1);
+			return 0;
+		}
 		h = ws_frame_header(buf, WS_OP_PONG, n);
 		memcpy(buf + h, payload, n);
 		if (session_out_append(f->s, buf, h + n))

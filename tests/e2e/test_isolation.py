@@ -203,6 +203,48 @@ class LimitsTest(unittest.TestCase):
         relay.assert_clean()
 
 
+class WebSocketPingsTest(unittest.TestCase):
+    def test_pings_never_read(self):
+        """A WebSocket DERP client sending pings without reading the pongs:
+        past the output limit its pings go unanswered (counted), the relay
+        keeps reading it, and nothing grows."""
+        relay = Relay(conf='dataplane: { eal = [ "--file-prefix=e2e-iso-ws" ]; };\n',
+                      env={"ASAN_OPTIONS": "detect_leaks=1:abort_on_error=0:quarantine_size_mb=8"})
+        self.addCleanup(relay.cleanup)
+        a, b = dc.Client("127.0.0.1", relay.port), dc.Client("127.0.0.1", relay.port)
+        w = dc.Client("127.0.0.1", relay.port, websocket=True)
+        w.conn.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        before = relay.telemetry("/derper/tls")
+        rss0 = rss_kib(relay.proc.pid)
+        ping = dc.ws_frame(0x9, b"p" * 125, mask=True)
+        w.conn.sock.setblocking(False)
+        end = time.monotonic() + 5
+        sent = 0
+        cut = False
+        while time.monotonic() < end:
+            if not cut:
+                try:
+                    sent += w.conn.sock.send(ping * 64)
+                    continue
+                except (ssl.SSLWantWriteError, BlockingIOError):
+                    pass
+                except (OSError, ssl.SSLError):
+                    cut = True      # the write timeout closed it: fine too
+            msg = os.urandom(200)
+            a.send_packet(b.pub, msg)
+            self.assertEqual(b.recv_packet(skip=SKIP), (a.pub, msg))
+        after = relay.telemetry("/derper/tls")
+        grew = rss_kib(relay.proc.pid) - rss0
+        print("\n    %d bytes of pings sent, %d unanswered, cut off: %s, RSS +%d KiB" % (
+            sent, after["output_pauses"] - before["output_pauses"], cut, grew))
+        self.assertGreater(after["output_pauses"], before["output_pauses"])
+        self.assertLess(grew, 64 * 1024)
+        for c in (a, b, w):
+            c.close()
+        self.assertEqual(relay.stop(), 0)
+        relay.assert_clean()
+
+
 class MetricsListenerTest(unittest.TestCase):
     STALLED = 50
     BOUND_S = 0.1
