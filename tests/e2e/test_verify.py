@@ -69,7 +69,20 @@ class Base(unittest.TestCase):
         self.assertEqual(b.recv_packet(), (a.pub, data))
 
 
-class LocalAPITest(Base):
+class LocalAPIBase(Base):
+    """A relay verifying through a LocalAPI stub (cls.api)."""
+
+    @classmethod
+    def cleanup_stubs(cls):
+        cls.api.close()
+
+    def allowed_key(self):
+        k = PrivateKey.generate()
+        self.api.allowed.add(bytes(k.public_key))
+        return k
+
+
+class LocalAPITest(LocalAPIBase):
     @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp(prefix="derper-verify-")
@@ -83,14 +96,6 @@ class LocalAPITest(Base):
                               'mesh: { psk_file = "%s"; };\n' % psk)
         cls.port = cls.relay.port
 
-    @classmethod
-    def cleanup_stubs(cls):
-        cls.api.close()
-
-    def allowed_key(self):
-        k = PrivateKey.generate()
-        self.api.allowed.add(bytes(k.public_key))
-        return k
 
     def whois(self, key):
         path = "/localapi/v0/whois?addr=nodekey%3A" + bytes(key.public_key).hex()
@@ -181,7 +186,7 @@ class LocalAPITest(Base):
         r.wait_log(r'msg="admission: client rejected".* reason=localapi_unreachable')
 
 
-class LegacyLocalAPITest(Base):
+class LegacyLocalAPITest(LocalAPIBase):
     """A tailscaled older than v1.70 (no whois by node key): the relay finds
     out from its first answer, says so once (log and metric), and admits by
     the node's status peer list, fetched on demand at most every
@@ -196,14 +201,6 @@ class LegacyLocalAPITest(Base):
                               ' negative_ttl_s = 1;' % cls.sock)
         cls.port = cls.relay.port
 
-    @classmethod
-    def cleanup_stubs(cls):
-        cls.api.close()
-
-    def allowed_key(self):
-        k = PrivateKey.generate()
-        self.api.allowed.add(bytes(k.public_key))
-        return k
 
     def status_calls(self):
         return len(self.api.seen(lambda r: r["path"] == "/localapi/v0/status"))
