@@ -123,6 +123,10 @@ tls_families(struct prom *p)
 		"Times reading a client paused because its unsent output passed the limit "
 		"(requests or pings it does not read the answers to)",
 		c.output_pauses);
+	counter(p, "derper_read_yields_total",
+		"Times a client's reading stopped at its share of a TLS thread's turn "
+		"(64 KiB) with more to read: it continues after the other clients",
+		c.read_yields);
 	counter(p, "derper_accept_pauses_total",
 		"Times accepting paused with a backoff because the process was out of "
 		"file descriptors or memory (EMFILE, ENFILE, ENOBUFS, ENOMEM)",

@@ -28,7 +28,7 @@
 void
 session_mark_dirty(struct tls_thread *t, struct session *s)
 {
-	if (s->flags & SF_DIRTY)
+	if ((s->flags & SF_DIRTY) || s->state == S_DEAD)
 		return;
 	s->flags |= SF_DIRTY;
 	s->next_dirty = t->dirty;
@@ -281,6 +281,7 @@ on_readable(struct tls_thread *t, struct session *s)
 		ssize_t n;
 
 		if (budget == 0) {
+			TLS_COUNT(&t->cnt, read_yields, 1);
 			if (!(s->flags & SF_READ_AGAIN)) {
 				s->flags |= SF_READ_AGAIN;
 				s->next_read = t->read_again;
@@ -314,7 +315,10 @@ on_readable(struct tls_thread *t, struct session *s)
 					    TLS_CLOSE_READ_ERROR);
 			return;
 		}
-		budget -= (size_t)n;
+		/* a read may return more than the budget left (a whole record
+		 * is at least TLS13_MIN_READ_BUF): saturate, never wrap */
+		budget = (size_t)n < budget ? budget - (size_t)n : 0;
+		t->unserviced += (size_t)n;
 		tb_debit(&s->rx_rate, (double)n);
 		consume(t, s, t->rbuf, (size_t)n);
 	}

@@ -204,6 +204,7 @@ struct tls_thread {
 	uint32_t accept_backoff_ms;
 	struct session *dirty;		/* sessions with something to write */
 	struct session *read_again;	/* read budget hit: read again */
+	size_t unserviced;		/* bytes read since the rings were served */
 	struct session *throttled;	/* over their rate, until a time */
 	unsigned int nb_threads;	/* TLS threads: accept_rate is shared */
 	struct token_bucket accept;	/* this thread's share of accept_rate */

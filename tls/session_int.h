@@ -22,7 +22,7 @@
 struct rte_mbuf;
 
 enum {
-	READ_BUDGET = 256 << 10,	/* bytes per session per iteration */
+	READ_BUDGET = 64 << 10,		/* bytes per session per iteration */
 	RBUF_SIZE = 64 << 10,
 	WBUF_SOFT = 64 << 10,		/* stop adding packets beyond this */
 	OUT_KEEP = 0,			/* an idle session keeps no output buffer */

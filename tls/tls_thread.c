@@ -42,6 +42,7 @@ enum {
 	EVENTS = 256,
 	RING_BURST = 64,
 	RING_BUDGET = 4096,		/* messages per iteration */
+	SERVICE_BYTES = 128 << 10,	/* read between two services of the rings */
 	SWEEP_MS = 250,
 	RBUF_SIZE = 64 << 10,
 	WBUF_SIZE = (64 << 10) + (64 << 10) + 1024,
@@ -392,16 +393,26 @@ accept_all(struct tls_thread *t, int lfd)
 }
 
 /* Sessions closed this iteration: unlink and free. Only the closed ones
- * are visited, so the cost follows closes, not the sessions held. */
+ * are visited, so the cost follows closes, not the sessions held. One
+ * still linked in the dirty or read-again list (singly linked, walked
+ * once per iteration, where a dead session is passed over and unlinked)
+ * waits for the next iteration's reap; `all` frees every one (the
+ * thread's end, with those lists abandoned). */
 static void
-reap(struct tls_thread *t)
+reap(struct tls_thread *t, bool all)
 {
-	struct session *s = t->dead;
+	struct session *s = t->dead, *keep = NULL;
 
 	t->dead = NULL;
 	while (s) {
 		struct session *next = s->next_dead;
 
+		if (!all && (s->flags & (SF_DIRTY | SF_READ_AGAIN))) {
+			s->next_dead = keep;
+			keep = s;
+			s = next;
+			continue;
+		}
 		if (s->prev)
 			s->prev->next = s->next;
 		else
@@ -415,6 +426,7 @@ reap(struct tls_thread *t)
 		session_free(t, s);
 		s = next;
 	}
+	t->dead = keep;
 }
 
 struct gone_ctx {
@@ -548,6 +560,25 @@ flush_dirty(struct tls_thread *t)
 	}
 }
 
+/*
+ * Between two sessions' turns, once SERVICE_BYTES have been read since the
+ * last time: what was read goes to the forwarding lcore, what came back is
+ * delivered, and the sessions it made writable are written. A packet
+ * waits behind at most that much of other sessions' input at each of
+ * these steps, not behind a whole iteration's (every ready session's read
+ * budget), so a flood on some sessions costs the others little latency.
+ */
+static void
+service_if_due(struct tls_thread *t)
+{
+	if (t->unserviced < SERVICE_BYTES)
+		return;
+	t->unserviced = 0;
+	flush_stage(t);
+	drain_ring(t);
+	flush_dirty(t);
+}
+
 static void
 read_again(struct tls_thread *t)
 {
@@ -560,6 +591,7 @@ read_again(struct tls_thread *t)
 		s->flags &= ~SF_READ_AGAIN;
 		if (s->state != S_DEAD)
 			session_on_io(t, s, true, false);
+		service_if_due(t);
 		s = next;
 	}
 }
@@ -668,6 +700,7 @@ handle_events(struct tls_thread *t, struct epoll_event *ev, int n)
 		/* a handshake waiting on EPOLLOUT is driven here too */
 		if (s->state == S_TLS && (ev[i].events & EPOLLOUT))
 			session_on_io(t, s, false, false);
+		service_if_due(t);
 	}
 }
 
@@ -742,12 +775,13 @@ thread_main(void *arg)
 			sweep(t);
 		/* session_close may have staged session_down notices */
 		flush_stage(t);
-		reap(t);
+		reap(t, false);
 	}
 	/* stop: whatever is left closes now */
 	for (struct session *s = t->all; s; s = s->next)
 		session_close(t, s, TLS_CLOSE_SHUTDOWN);
-	reap(t);
+	t->dirty = t->read_again = NULL;
+	reap(t, true);
 	retry_downs(t);
 	flush_stage(t);
 	atomic_store(&t->ctx_seen, UINT64_MAX);	/* never waits a swap */
