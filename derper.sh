@@ -13,7 +13,8 @@ PKGS=(meson ninja-build pkg-config gcc libdpdk-dev dpdk libssl-dev openssl
       libsodium-dev libconfig-dev libcunit1-dev libjansson-dev
       libcurl4-openssl-dev python3-nacl python3-websockets curl iproute2
       ethtool coturn clang-14 libclang-rt-14-dev gnutls-bin pebble sslscan
-      prometheus python3-prometheus-client python3-yaml shellcheck spin)
+      prometheus python3-prometheus-client python3-yaml shellcheck spin
+      libzmq5)  # libzmq5: the Hyper-DERP peer of tests/bench/run-relay
 # Commands the k8s suite runs that a machine may already have from another
 # source (NodeSource's nodejs brings its own npm): installed from Debian
 # only when the command is missing.
