@@ -3,8 +3,11 @@
 #
 #   ./derper.sh run    install what is missing, build, run the relay on the
 #                      quick-start config (no NIC, no hugepages, no domain)
-#   ./derper.sh test   install, build with ASan+UBSan, run every suite
+#   ./derper.sh test   install, build with ASan+UBSan, run every suite, then
+#                      build the container image and smoke-test it
 #   ./derper.sh build  install and build (release-like, build/)
+#   ./derper.sh image  build the container image localhost/derper-dpdk:<version>
+#   ./derper.sh image-test   smoke-test that image (podman, root)
 #   ./derper.sh deps   install the Debian packages only
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -14,7 +17,10 @@ PKGS=(meson ninja-build pkg-config gcc libdpdk-dev dpdk libssl-dev openssl
       libcurl4-openssl-dev python3-nacl python3-websockets curl iproute2
       ethtool coturn clang-14 libclang-rt-14-dev gnutls-bin pebble sslscan
       prometheus python3-prometheus-client python3-yaml shellcheck spin
-      libzmq5)  # libzmq5: the Hyper-DERP peer of tests/bench/run-relay
+      libzmq5 podman buildah debootstrap runc catatonit)
+# libzmq5: the Hyper-DERP peer of tests/bench/run-relay; podman, buildah,
+# debootstrap, runc, catatonit (podman kube play's pause): the container
+# image (k8s/image.sh) and its tests
 # Commands the k8s suite runs that a machine may already have from another
 # source (NodeSource's nodejs brings its own npm): installed from Debian
 # only when the command is missing.
@@ -94,12 +100,32 @@ cmd_test() {
 	# sanitizer options: the default test setup in tests/meson.build
 	log "unit, dpdk, e2e and k8s suites under ASan+UBSan"
 	meson test -C build-asan --print-errorlogs --num-processes 2 "$@"
+	# the container image, built and smoke-tested (a few minutes)
+	if [ $# -eq 0 ]; then
+		cmd_image
+		cmd_image_test
+	fi
+}
+
+# localhost/derper-dpdk:<version>, offline, with podman (k8s/image.sh)
+cmd_image() {
+	log "container image (k8s/Containerfile)"
+	k8s/image.sh build
+}
+
+# The image's smoke tests: host network, the data path with hugepages,
+# podman kube play of the hostnetwork overlay (tests/image/test_image.py)
+cmd_image_test() {
+	log "container image smoke tests"
+	(cd tests/image && /usr/bin/python3 -W ignore::ResourceWarning -m unittest -v test_image)
 }
 
 case "${1:-}" in
 run) shift; cmd_run "$@" ;;
 test) shift; cmd_test "$@" ;;
 build) deps; build build -Dbuildtype=release -Db_lto=true ;;
+image) deps; cmd_image ;;
+image-test) deps; cmd_image_test ;;
 deps) deps ;;
-*) sed -n '3,9p' "$0"; exit 2 ;;
+*) sed -n '3,11p' "$0"; exit 2 ;;
 esac
