@@ -7,10 +7,16 @@
  *   3. checks `quit`.
  * No syscalls, locks, malloc or logging per packet. When idle in adaptive
  * mode it spins for spin_tsc, then naps on its eventfd: until kicked when
- * it has no ports, for nap_ns when ports must still be polled. The nap is
- * the only syscall, and it only happens when there was nothing to do.
+ * it has no ports, for nap_ns when ports must still be polled. Adaptive
+ * mode is for cores shared with other threads, so its spin yields the CPU
+ * (sched_yield) at each empty poll: a thread waiting for this core (a TLS
+ * thread, the clients) runs at once, and when nobody waits the yield
+ * returns at once and the spin goes on. The nap and the yield are the only
+ * syscalls, and they only happen when there was nothing to do. Poll mode
+ * (dedicated cores) spins with a pause instruction.
  */
 #include <poll.h>
+#include <sched.h>
 #include <time.h>
 
 #include <rte_cycles.h>
@@ -68,6 +74,8 @@ dp_main_loop(void *arg)
 		    rte_get_tsc_cycles() - last_work > lc->spin_tsc) {
 			/* still idle after a nap: nap again, no spin */
 			nap(lc);
+		} else if (lc->adaptive) {
+			sched_yield();
 		} else {
 			rte_pause();
 		}
