@@ -74,6 +74,16 @@ gauge(struct prom *p, const char *name, const char *help, uint64_t v)
 	prom_u64(p, name, v, NULL);
 }
 
+/* A family of two series told apart by one label: label=a and label=b. */
+static void
+pair(struct prom *p, const char *name, const char *type, const char *help,
+     const char *label, const char *a, uint64_t va, const char *b, uint64_t vb)
+{
+	prom_family(p, name, type, help);
+	prom_u64(p, name, va, label, a, NULL);
+	prom_u64(p, name, vb, label, b, NULL);
+}
+
 static void
 tls_families(struct prom *p)
 {
@@ -95,26 +105,22 @@ tls_families(struct prom *p)
 	counter(p, "derper_mesh_sessions_opened_total",
 		"Sessions that presented the mesh key", c.mesh_sessions);
 	counter(p, "derper_http_requests_total", "HTTP requests answered", c.http_requests);
-	prom_family(p, "derper_tls_sessions_total", "counter",
-		    "Completed TLS handshakes by who carries the records afterwards");
-	prom_u64(p, "derper_tls_sessions_total", c.tls13_records, "records", "relay_tls13", NULL);
-	prom_u64(p, "derper_tls_sessions_total", c.tls_openssl, "records", "openssl", NULL);
-	prom_family(p, "derper_tls_key_updates_total", "counter",
-		    "TLS 1.3 KeyUpdate messages (closed sessions)");
-	prom_u64(p, "derper_tls_key_updates_total", c.key_updates_in, "direction", "received", NULL);
-	prom_u64(p, "derper_tls_key_updates_total", c.key_updates_out, "direction", "sent", NULL);
+	pair(p, "derper_tls_sessions_total", "counter",
+	     "Completed TLS handshakes by who carries the records afterwards", "records",
+	     "relay_tls13", c.tls13_records, "openssl", c.tls_openssl);
+	pair(p, "derper_tls_key_updates_total", "counter",
+	     "TLS 1.3 KeyUpdate messages (closed sessions)", "direction",
+	     "received", c.key_updates_in, "sent", c.key_updates_out);
 	prom_family(p, "derper_session_closes_total", "counter",
 		    "Connections closed, by reason (handshake failures, timeouts, bad frames, ...)");
 	for (int r = 0; r < TLS_CLOSE_NB; r++)
 		prom_u64(p, "derper_session_closes_total", c.closes[r], "reason",
 			 tls_close_reason_name(r), NULL);
-	prom_family(p, "derper_packets_total", "counter",
-		    "DERP packets: received from clients (SendPacket) and delivered (RecvPacket)");
-	prom_u64(p, "derper_packets_total", c.packets_in, "direction", "received", NULL);
-	prom_u64(p, "derper_packets_total", c.packets_out, "direction", "delivered", NULL);
-	prom_family(p, "derper_packet_bytes_total", "counter", "DERP packet payload bytes");
-	prom_u64(p, "derper_packet_bytes_total", c.bytes_in, "direction", "received", NULL);
-	prom_u64(p, "derper_packet_bytes_total", c.bytes_out, "direction", "delivered", NULL);
+	pair(p, "derper_packets_total", "counter",
+	     "DERP packets: received from clients (SendPacket) and delivered (RecvPacket)",
+	     "direction", "received", c.packets_in, "delivered", c.packets_out);
+	pair(p, "derper_packet_bytes_total", "counter", "DERP packet payload bytes", "direction",
+	     "received", c.bytes_in, "delivered", c.bytes_out);
 	counter(p, "derper_pings_received_total", "Ping frames from clients", c.pings_in);
 	counter(p, "derper_client_throttles_total",
 		"Times a client's reading paused at limits.client_bytes_per_sec (backpressure)",
@@ -225,13 +231,11 @@ dataplane_families(struct prom *p)
 		struct dp_pool_usage derp, nic;
 
 		dp_pools_usage(&derp, &nic);
-		prom_family(p, "derper_mempool_mbufs_in_use", "gauge",
-			    "Mbufs in use: pool derp (DERP frames), nic (ports, STUN, exception path)");
-		prom_u64(p, "derper_mempool_mbufs_in_use", derp.in_use, "pool", "derp", NULL);
-		prom_u64(p, "derper_mempool_mbufs_in_use", nic.in_use, "pool", "nic", NULL);
-		prom_family(p, "derper_mempool_mbufs", "gauge", "Mbufs in each pool");
-		prom_u64(p, "derper_mempool_mbufs", derp.size, "pool", "derp", NULL);
-		prom_u64(p, "derper_mempool_mbufs", nic.size, "pool", "nic", NULL);
+		pair(p, "derper_mempool_mbufs_in_use", "gauge",
+		     "Mbufs in use: pool derp (DERP frames), nic (ports, STUN, exception path)",
+		     "pool", "derp", derp.in_use, "nic", nic.in_use);
+		pair(p, "derper_mempool_mbufs", "gauge", "Mbufs in each pool", "pool",
+		     "derp", derp.size, "nic", nic.size);
 	}
 	dp_rings_usage(&used, &cap);
 	gauge(p, "derper_ring_entries", "Entries waiting in the TLS/mesh <-> dataplane rings", used);

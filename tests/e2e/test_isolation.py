@@ -264,17 +264,21 @@ class MetricsListenerTest(unittest.TestCase):
         self.addCleanup(self.relay.cleanup)
         self.relay.wait_log('msg="metrics: serving"')
 
-    def probe(self, path):
-        """Status of GET path on the metrics port, and the seconds it took."""
-        t0 = time.monotonic()
-        with socket.create_connection(("127.0.0.1", self.mport), timeout=5) as s:
+    def get(self, path, timeout=5):
+        """The whole answer to GET path on the metrics port."""
+        with socket.create_connection(("127.0.0.1", self.mport), timeout=timeout) as s:
             s.sendall(b"GET " + path.encode() + b" HTTP/1.1\r\nHost: x\r\n\r\n")
             data = b""
             while True:
                 chunk = s.recv(65536)
                 if not chunk:
-                    break
+                    return data
                 data += chunk
+
+    def probe(self, path):
+        """Status of GET path on the metrics port, and the seconds it took."""
+        t0 = time.monotonic()
+        data = self.get(path)
         return int(data.split(b" ", 2)[1]), time.monotonic() - t0
 
     def test_probes_answer_beside_stalled_clients(self):
@@ -310,14 +314,7 @@ class MetricsListenerTest(unittest.TestCase):
         status, took = self.probe("/healthz")
         self.assertEqual(status, 200)
         self.assertLess(took, self.BOUND_S)
-        with socket.create_connection(("127.0.0.1", self.mport)) as s:
-            s.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
-            body = b""
-            while True:
-                chunk = s.recv(65536)
-                if not chunk:
-                    break
-                body += chunk
+        body = self.get("/metrics", timeout=None)
         self.assertRegex(body.decode(), r'derper_metrics_connections_closed_total\{reason="evicted"\} [1-9]')
         for s in stalled:
             s.close()

@@ -67,14 +67,14 @@ def convert(rendered, image, state_dir, huge_dir, mesh_key_file, iface, env=None
         out_env.append(e)
     out_env += [{"name": k, "value": v} for k, v in overrides.items()]
     c["env"] = out_env
+    final = {e["name"]: e.get("value") for e in out_env}
     if args:
         c["args"] = list(args)
 
     mounts = {m["name"]: m for m in c.get("volumeMounts", [])}
     vols = []
     for v in spec.get("volumes", []):
-        if v["name"] == "tailscaled-socket" and overrides.get("DERP_VERIFY_CLIENTS", values.get(
-                "DERP_VERIFY_CLIENTS")) == "false":
+        if v["name"] == "tailscaled-socket" and final.get("DERP_VERIFY_CLIENTS") == "false":
             # verification off in the test: no tailscaled socket to mount
             c["volumeMounts"] = [m for m in c["volumeMounts"] if m["name"] != v["name"]]
             continue
