@@ -30,10 +30,10 @@ import unittest
 sys.path.insert(0, os.path.dirname(__file__))
 import derpclient as dc  # noqa: E402
 from relay import Relay  # noqa: E402
-from tools import in_ci  # noqa: E402
+from tools import in_ci, peers_dir  # noqa: E402
 from nacl.public import PrivateKey  # noqa: E402
 
-PEERS = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "peers"))
+PEERS = peers_dir()
 BINS = ("tailscaled", "tailscale", "testcontrol")
 
 

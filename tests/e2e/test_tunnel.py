@@ -20,9 +20,9 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
 from relay import Relay  # noqa: E402
-from tools import in_ci  # noqa: E402
+from tools import in_ci, peers_dir  # noqa: E402
 
-PEERS = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "peers"))
+PEERS = peers_dir()
 TAILNET = os.path.join(PEERS, "tailnet-e2e")
 TOPO = os.path.join(os.path.dirname(__file__), "..", "topology")
 NAME, NET = "tun", 17

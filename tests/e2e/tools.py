@@ -7,6 +7,7 @@ CI=true (as .ci/run runs) it fails instead, so a machine that lacks an
 install step can never pass by skipping what it could not run.
 """
 import os
+import subprocess
 import unittest
 
 
@@ -35,3 +36,28 @@ def needs(*paths, package):
         failing.__name__ = obj.__name__
         return failing
     return fail
+
+
+def peers_dir():
+    """Where the peers (Tailscale's derper, derpc, tailscaled, tailnet-e2e,
+    Hyper-DERP) are: $DERPER_PEERS; else ../shared/peers beside this
+    checkout; else beside the repository it was cloned from, when that is a
+    local path (a clean clone made elsewhere, as CI may make one)."""
+    if os.environ.get("DERPER_PEERS"):
+        return os.environ["DERPER_PEERS"]
+    src = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+    here = os.path.join(src, "..", "shared", "peers")
+    if os.path.isdir(here):
+        return os.path.abspath(here)
+    try:
+        origin = subprocess.run(["git", "-C", src, "remote", "get-url", "origin"],
+                                capture_output=True, text=True, timeout=10).stdout.strip()
+    except OSError:
+        origin = ""
+    if origin.startswith("file://"):
+        origin = origin[len("file://"):]
+    if origin.startswith("/"):
+        there = os.path.join(origin, "..", "shared", "peers")
+        if os.path.isdir(there):
+            return os.path.abspath(there)
+    return os.path.abspath(here)

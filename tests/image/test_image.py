@@ -29,10 +29,13 @@ import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.path.abspath(os.path.join(HERE, "..", ".."))
-PEERS = os.path.abspath(os.path.join(SRC, "..", "shared", "peers"))
 TOPO = os.path.join(SRC, "tests", "topology")
 sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(SRC, "tests", "e2e"))
 import kube_pod  # noqa: E402
+from tools import peers_dir  # noqa: E402
+
+PEERS = peers_dir()
 
 
 def image_env():
