@@ -198,7 +198,7 @@ static const struct cfg_key keys[] = {
 	 "adaptive: microseconds an lcore keeps polling after its last packet before it naps (less: less CPU at moderate load, more first-packet latency)"},
 	{"dataplane.nap_us", CFG_T_INT, F(dataplane.nap_us), 0, 10, 100000,
 	 NULL, "100", NULL, NULL, 0,
-	 "adaptive: longest nap of an lcore that polls ports (the added latency after a quiet period is up to this)"},
+	 "adaptive: longest nap of an lcore whose ports cannot wake it (all but shared net_af_packet; the added latency after a quiet period is up to this)"},
 	{"dataplane.hugepages", CFG_T_ENUM, F(dataplane.hugepages), 0, 0, 0,
 	 huge_modes, "auto", NULL, NULL, 0,
 	 "auto: hugepages when mounted, else --no-huge; require: refuse to start without; never: always --no-huge"},

@@ -138,6 +138,8 @@ create_lcores(const struct derper_config *cfg)
 		rc = wake_init(&lc->wake);
 		if (rc)
 			return rc;
+		lc->nap_fds[0] = (struct pollfd){.fd = lc->wake.efd, .events = POLLIN};
+		lc->nb_nap_fds = 1;
 		if (lc->forwarder) {
 			lc->table = &dp.table;
 			rc = create_links(cfg, lc);
@@ -166,6 +168,36 @@ add_txb(struct dp_lcore *lc, uint16_t port, uint16_t queue)
 	lc->txb[lc->nb_txb].queue = queue;
 	lc->nb_txb++;
 	return 0;
+}
+
+/* When every port the lcore polls can wake it (shared net_af_packet: its
+ * sockets poll readable while a frame waits), its nap blocks on them and
+ * on its eventfd instead of polling every nap_us. Every socket of such a
+ * port: which one carries the lcore's queue is the PMD's business, and a
+ * frame for another lcore's queue only costs a spurious wake-up. */
+static bool
+wait_on_ports(struct dp_lcore *lc)
+{
+	unsigned int n = 1;
+
+	lc->nap_fds[0] = (struct pollfd){.fd = lc->wake.efd, .events = POLLIN};
+	for (unsigned int p = 0; p < dp.nb_ports; p++) {
+		const struct dp_port *port = &dp.ports[p];
+		bool polled = false;
+
+		for (unsigned int r = 0; r < lc->nb_rxq; r++)
+			polled |= lc->rxq[r].port == port->id || lc->rxq[r].port == port->exc_id;
+		if (!polled)
+			continue;
+		if (port->nb_wait_fds == 0 || n + port->nb_wait_fds > DP_NAP_FDS) {
+			lc->nb_nap_fds = 1;
+			return false;
+		}
+		for (unsigned int f = 0; f < port->nb_wait_fds; f++)
+			lc->nap_fds[n++] = (struct pollfd){.fd = port->wait_fds[f], .events = POLLIN};
+	}
+	lc->nb_nap_fds = n;
+	return true;
 }
 
 /* Lcore i serves queue i of every port that has one; hot settings are
@@ -201,8 +233,8 @@ wire_lcores(const struct derper_config *cfg)
 			if (add_txb(lc, port->exc_id, q))
 				return -ENOSPC;
 		}
-		if (lc->nb_rxq)
-			/* ports have no rx interrupts here: nap, then poll */
+		if (lc->nb_rxq && !wait_on_ports(lc))
+			/* ports with no way to wake us: nap, then poll */
 			lc->nap_ns = 1000ULL * (uint64_t)cfg->dataplane.nap_us;
 		if (lc->nb_rxq && cfg->stun.rate_limit_pps) {
 			lc->rl_slots = rte_zmalloc_socket("dp_rl", sizeof(*lc->rl_slots) * DP_RL_SLOTS,

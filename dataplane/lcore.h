@@ -7,6 +7,7 @@
 #ifndef DERPER_DATAPLANE_LCORE_H
 #define DERPER_DATAPLANE_LCORE_H
 
+#include <poll.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -32,6 +33,7 @@ enum {
 enum {
 	DP_RXQ_MAX = 2 * CFG_PORTS_MAX,	/* wire + kernel queues */
 	DP_RL_SLOTS = 16384,		/* per-source STUN limiter, per lcore */
+	DP_NAP_FDS = 1 + 32,		/* eventfd + ports' wait fds */
 };
 
 enum dp_rxq_kind {
@@ -89,6 +91,9 @@ struct dp_lcore {
 	bool adaptive;			/* dataplane.idle = adaptive */
 	uint64_t spin_tsc;		/* busy-poll this long before napping */
 	uint64_t nap_ns;		/* nap length when ports need polling */
+	/* what a nap waits on: the eventfd, then ports' wait fds */
+	unsigned int nb_nap_fds;
+	struct pollfd nap_fds[DP_NAP_FDS];
 	_Atomic int quit;
 	struct dp_wake wake;		/* producers kick us here */
 	struct rte_mempool *pool;

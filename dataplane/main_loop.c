@@ -7,7 +7,9 @@
  *   3. checks `quit`.
  * No syscalls, locks, malloc or logging per packet. When idle in adaptive
  * mode it spins for spin_tsc, then naps on its eventfd: until kicked when
- * it has no ports, for nap_ns when ports must still be polled. Adaptive
+ * it has no ports, until kicked or a frame arrives when its ports can tell
+ * (shared net_af_packet: dataplane/pkt_filter.c), for nap_ns when ports
+ * must still be polled. Adaptive
  * mode is for cores shared with other threads, so its spin yields the CPU
  * (sched_yield) at each empty poll: a thread waiting for this core (a TLS
  * thread, the clients) runs at once, and when nobody waits the yield
@@ -36,7 +38,6 @@ has_work(const struct dp_lcore *lc)
 static void
 nap(struct dp_lcore *lc)
 {
-	struct pollfd pfd = {.fd = lc->wake.efd, .events = POLLIN};
 	struct timespec ts = {.tv_sec = (time_t)(lc->nap_ns / 1000000000ULL),
 			      .tv_nsec = (long)(lc->nap_ns % 1000000000ULL)};
 	int kicked = 0;
@@ -46,7 +47,10 @@ nap(struct dp_lcore *lc)
 	 * before seeing it left work we must not sleep on */
 	if (!has_work(lc) && !atomic_load(&lc->quit)) {
 		DP_COUNT(&lc->cnt, sleeps, 1);
-		kicked = ppoll(&pfd, 1, &ts, NULL) > 0;
+		for (unsigned int i = 0; i < lc->nb_nap_fds; i++)
+			lc->nap_fds[i].revents = 0;
+		kicked = ppoll(lc->nap_fds, lc->nb_nap_fds, &ts, NULL) > 0 &&
+			 (lc->nap_fds[0].revents & POLLIN);
 	}
 	dp_wake_done(&lc->wake, kicked);
 }

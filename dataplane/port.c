@@ -13,6 +13,7 @@
 #include "config/addr.h"
 #include "base/log.h"
 #include "dataplane/exception.h"
+#include "dataplane/pkt_filter.h"
 #include "dataplane/port.h"
 
 void
@@ -181,6 +182,17 @@ dp_ports_init(const struct derper_config *cfg, unsigned int nb_queues,
 			rc = setup_exception(p, i, cp, cfg, pool);
 			if (rc)
 				return rc;
+		} else if (strncmp(cp->device, "net_af_packet", 13) == 0) {
+			/* the kernel keeps the interface: only STUN is copied
+			 * to the port's ring (pkt_filter.c) */
+			rc = dp_filter_af_packet(cp->device, (uint16_t)cfg->stun.port,
+						 cfg->stun.enabled, p->wait_fds,
+						 DP_PORT_WAIT_FDS);
+			if (rc < 0)
+				return rc;
+			/* every queue's socket, or the lcores keep polling */
+			if (rc == p->nb_queues)
+				p->nb_wait_fds = (unsigned int)rc;
 		}
 		log_link(p);
 	}

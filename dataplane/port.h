@@ -32,6 +32,8 @@
 
 struct rte_mempool;
 
+#define DP_PORT_WAIT_FDS 16
+
 struct dp_port {
 	uint16_t id;			/* ethdev port */
 	uint16_t exc_id;		/* exclusive: exception port, else DP_NO_PORT */
@@ -42,6 +44,11 @@ struct dp_port {
 	char exc_name[64];
 	char exc_iface[16];
 	struct rte_ether_addr mac;
+	/* shared net_af_packet: the PMD's packet sockets, readable while a
+	 * frame waits in their ring (an idle lcore blocks on them); 0 when
+	 * the port can only be polled */
+	unsigned int nb_wait_fds;
+	int wait_fds[DP_PORT_WAIT_FDS];
 };
 
 /* The ethdev name of a device string: up to the first comma, PCI

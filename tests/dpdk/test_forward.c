@@ -640,6 +640,8 @@ test_main_loop_wakeup(void)
 	lc->adaptive = true;
 	lc->spin_tsc = 0;
 	lc->nap_ns = 1000000000ULL;
+	lc->nap_fds[0] = (struct pollfd){.fd = lc->wake.efd, .events = POLLIN};
+	lc->nb_nap_fds = 1;
 	atomic_store(&lc->quit, 0);
 	CU_ASSERT_EQUAL_FATAL(rte_eal_remote_launch(dp_main_loop, lc, lcore), 0);
 	/* wait until it sleeps */
