@@ -133,6 +133,10 @@ tls_families(struct prom *p)
 		"Times a client's reading stopped at its share of a TLS thread's turn "
 		"(64 KiB) with more to read: it continues after the other clients",
 		c.read_yields);
+	counter(p, "derper_queue_full_writes_total",
+		"Times a packet found its receiver's queue full and the queue was written "
+		"to the socket first, so that only what the socket cannot take is dropped",
+		c.early_flushes);
 	counter(p, "derper_accept_pauses_total",
 		"Times accepting paused with a backoff because the process was out of "
 		"file descriptors or memory (EMFILE, ENFILE, ENOBUFS, ENOMEM)",

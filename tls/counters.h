@@ -99,6 +99,7 @@ struct tls_counters {
 	uint64_t throttles;		/* reading paused: client over its rate */
 	uint64_t output_pauses;		/* reading paused: its output backed up */
 	uint64_t read_yields;		/* a session's read stopped at its budget */
+	uint64_t early_flushes;		/* a full queue written before a drop */
 	uint64_t accept_pauses;		/* accepting paused: out of descriptors */
 	uint64_t queued_bytes;		/* gauge: buffer bytes of queued packets */
 	uint64_t writes;		/* write calls */

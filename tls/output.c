@@ -263,15 +263,16 @@ build_packets(struct tls_thread *t, struct session *s, uint8_t *w, size_t n,
 	return n;
 }
 
-void
-session_flush(struct tls_thread *t, struct session *s)
+/* Write what the session has to send, as far as the socket takes it. The
+ * session's place on the dirty list is the caller's business. */
+static void
+flush_one(struct tls_thread *t, struct session *s)
 {
 	uint8_t *w = t->wbuf + WS_MAX_HEADER;
 	unsigned int nb_pkts = 0;
 	size_t n, hl;
 	ssize_t wr;
 
-	s->flags &= ~SF_DIRTY;
 	if (s->state == S_DEAD || s->state == S_TLS)
 		return;
 	if (write_out(t, s))
@@ -319,6 +320,13 @@ session_flush(struct tls_thread *t, struct session *s)
 	    (!s->sq.slots || sq_len(&s->sq) == 0) &&
 	    !(s->flags & (SF_RESTARTING | SF_PONG | SF_KEEPALIVE)))
 		session_close(t, s, s->close_reason);
+}
+
+void
+session_flush(struct tls_thread *t, struct session *s)
+{
+	s->flags &= ~SF_DIRTY;
+	flush_one(t, s);
 }
 
 /*
@@ -429,6 +437,7 @@ session_deliver(struct tls_thread *t, struct rte_mbuf *m)
 {
 	struct dp_msg *d = dp_msg(m);
 	struct session *s = tls_thread_lookup(t, d->id, d->gen);
+	enum sq_class cls;
 	void *dropped;
 
 	if (!s || s->state != S_RUN) {
@@ -436,7 +445,23 @@ session_deliver(struct tls_thread *t, struct rte_mbuf *m)
 		rte_pktmbuf_free(m);
 		return;
 	}
-	dropped = sq_push(&s->sq, d->flags & DP_PKT_DISCO ? SQ_DISCO : SQ_DATA, m);
+	cls = d->flags & DP_PKT_DISCO ? SQ_DISCO : SQ_DATA;
+	if (sq_full(&s->sq, cls) && !s->stall_ms && s->out_off == s->out_len) {
+		/* derper's writer drains a queue while its readers fill it, so
+		 * its queue overflows only when the socket is full. Here a
+		 * burst read in one turn arrives at once: write before
+		 * dropping, and drop only what the socket cannot take. A
+		 * socket already known full (stalled, output pending) is not
+		 * tried again per packet: EPOLLOUT says when it drains. */
+		TLS_COUNT(&t->cnt, early_flushes, 1);
+		flush_one(t, s);
+		if (s->state != S_RUN) {
+			TLS_COUNT(&t->cnt, drops[TLS_DROP_GONE], 1);
+			rte_pktmbuf_free(m);
+			return;
+		}
+	}
+	dropped = sq_push(&s->sq, cls, m);
 	if (dropped) {
 		TLS_COUNT(&t->cnt, drops[TLS_DROP_QUEUE_HEAD], 1);
 		session_unqueued(t, s, dropped);

@@ -53,6 +53,13 @@ void *sq_pop(struct send_queue *q);
  */
 void *sq_drop_oldest(struct send_queue *q);
 
+/* Whether a push to cls would drop its oldest entry. */
+static inline bool
+sq_full(const struct send_queue *q, enum sq_class cls)
+{
+	return q->count[cls] >= q->depth;
+}
+
 static inline unsigned int
 sq_len(const struct send_queue *q)
 {

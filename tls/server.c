@@ -124,7 +124,7 @@ tel_tls(const char *cmd, const char *params, struct rte_tel_data *d)
 		{"restarting_sent", &c.restarting_sent},
 		{"reads", &c.reads}, {"writes", &c.writes}, {"throttles", &c.throttles},
 		{"output_pauses", &c.output_pauses}, {"accept_pauses", &c.accept_pauses},
-		{"read_yields", &c.read_yields},
+		{"read_yields", &c.read_yields}, {"early_flushes", &c.early_flushes},
 		{"queued_bytes", &c.queued_bytes},
 	};
 	char name[64];

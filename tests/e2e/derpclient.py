@@ -51,8 +51,15 @@ class Conn:
     """One connection: TCP, optionally TLS, optionally WebSocket."""
 
     def __init__(self, host, port, use_tls=True, sni="localhost", timeout=10,
-                 websocket=False, tls_max=None):
-        self.sock = socket.create_connection((host, port), timeout=timeout)
+                 websocket=False, tls_max=None, rcvbuf=None):
+        if rcvbuf:
+            # before connecting, so that the window offered is that small
+            self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+            self.sock.settimeout(timeout)
+            self.sock.connect((host, port))
+        else:
+            self.sock = socket.create_connection((host, port), timeout=timeout)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.tls_version = None
         if use_tls:
@@ -175,11 +182,11 @@ class Client:
 
     def __init__(self, host, port, use_tls=True, key=None, fast_start_key=None,
                  websocket=False, client_info=None, extra_headers=b"",
-                 handshake=True, timeout=10, sni="localhost", tls_max=None):
+                 handshake=True, timeout=10, sni="localhost", tls_max=None, rcvbuf=None):
         self.priv = key or PrivateKey.generate()
         self.pub = bytes(self.priv.public_key)
         self.conn = Conn(host, port, use_tls=use_tls, timeout=timeout, sni=sni,
-                         tls_max=tls_max)
+                         tls_max=tls_max, rcvbuf=rcvbuf)
         self.server_pub = None
         self.response_head = None
         if websocket:

@@ -325,8 +325,7 @@ class DerpTest(unittest.TestCase):
 
     def test_30_slow_reader_head_drop(self):
         a = self.client()
-        b = dc.Client("127.0.0.1", self.port, handshake=False)
-        b.conn.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        b = dc.Client("127.0.0.1", self.port, handshake=False, rcvbuf=4096)
         b.server_pub = b.read_server_key()
         b.conn.sendall(b.client_info_frame(None))
         t, _ = b.read_frame()
@@ -348,6 +347,25 @@ class DerpTest(unittest.TestCase):
         self.assertEqual(seen, sorted(seen))     # order kept within the queue
         self.assertEqual(seen[-1], n - 1)        # the newest survives
         self.assertLess(len(seen), n)            # the oldest were dropped
+
+    def test_30_burst_to_a_reader_is_not_dropped(self):
+        """A burst the relay reads in one turn (200 packets in one write)
+        reaches a receiver that reads, in order and whole: a full queue is
+        written to the socket before anything is dropped, as derper's
+        writer drains its queue while its reader fills it."""
+        a, b = self.pair()
+        self.assert_alive(b)            # b's registration is processed
+        n = 200
+        burst = b"".join(struct.pack(">BI", dc.SEND_PACKET, 32 + 4 + 100) + b.pub +
+                         struct.pack(">I", i) + b"q" * 100 for i in range(n))
+        before = self.relay.telemetry("/derper/tls")
+        a.conn.sendall(burst)
+        b.conn.sock.settimeout(5)
+        seen = [struct.unpack(">I", b.recv_packet()[1][:4])[0] for _ in range(n)]
+        self.assertEqual(seen, list(range(n)))
+        after = self.relay.telemetry("/derper/tls")
+        self.assertEqual(after["drop_queue_head"], before["drop_queue_head"])
+        self.assertGreater(after["early_flushes"], before["early_flushes"])
 
     def test_31_websocket(self):
         a = self.client(websocket=True)
