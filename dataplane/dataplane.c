@@ -178,9 +178,8 @@ add_txb(struct dp_lcore *lc, uint16_t port, uint16_t queue)
 static bool
 wait_on_ports(struct dp_lcore *lc)
 {
-	unsigned int n = 1;
+	unsigned int n = 1;	/* nap_fds[0]: the eventfd (create_lcores) */
 
-	lc->nap_fds[0] = (struct pollfd){.fd = lc->wake.efd, .events = POLLIN};
 	for (unsigned int p = 0; p < dp.nb_ports; p++) {
 		const struct dp_port *port = &dp.ports[p];
 		bool polled = false;

@@ -47,8 +47,6 @@ nap(struct dp_lcore *lc)
 	 * before seeing it left work we must not sleep on */
 	if (!has_work(lc) && !atomic_load(&lc->quit)) {
 		DP_COUNT(&lc->cnt, sleeps, 1);
-		for (unsigned int i = 0; i < lc->nb_nap_fds; i++)
-			lc->nap_fds[i].revents = 0;
 		kicked = ppoll(lc->nap_fds, lc->nb_nap_fds, &ts, NULL) > 0 &&
 			 (lc->nap_fds[0].revents & POLLIN);
 	}

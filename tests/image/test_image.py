@@ -33,6 +33,7 @@ TOPO = os.path.join(SRC, "tests", "topology")
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(SRC, "tests", "e2e"))
 import kube_pod  # noqa: E402
+from acme_env import free_port  # noqa: E402
 from tools import peers_dir  # noqa: E402
 
 PEERS = peers_dir()
@@ -96,15 +97,6 @@ def stun_answered(ns, srv, net):
     except subprocess.TimeoutExpired:
         return False
     return re.search(r"UDP reflexive addr: 198\.18\.%d\.2:\d+" % net, r.stdout) is not None
-
-
-def free_port():
-    import socket
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
 
 
 class ImageTest(unittest.TestCase):
