@@ -9,7 +9,7 @@ N clients shrink their receive buffer and never read; K senders write
 64 KiB packets at them round-robin; receivers the relay cuts off are
 replaced. Meanwhile a fresh pair relays 1200-byte packets in lock step (a
 packet that has not arrived within 30 s counts as lost and fails the run;
-the worst round trip is reported: about 10 ms on the 2-CPU machine, also
+the worst round trip is reported: 6-20 ms on the 2-CPU machine, also
 with the sanitizer build), and with --stun a
 Tailscale STUN request goes to the relay 100 times a second. Prints one
 line `FLOOD {json}`; exits 1 if the pair lost a packet.
@@ -27,6 +27,10 @@ import zlib
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import derpclient as dc  # noqa: E402
+
+# A bound on fairness for the tests, far above what is seen (6-20 ms here,
+# with the sanitizer build; 1-5 s before the TLS thread's read budget held)
+WORST_MS = 1000
 
 SKIP = (dc.KEEP_ALIVE, dc.SERVER_KEY, dc.PING, dc.HEALTH, dc.PEER_GONE)
 

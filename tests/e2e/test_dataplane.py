@@ -18,6 +18,7 @@ import zlib
 
 sys.path.insert(0, os.path.dirname(__file__))
 from relay import BIN, Relay  # noqa: E402
+import flood  # noqa: E402
 
 TOPO = os.path.join(os.path.dirname(__file__), "..", "topology")
 PROBE = os.environ.get("DERPPROBE_BIN", os.path.join(os.path.dirname(BIN), "derpprobe"))
@@ -170,6 +171,7 @@ for i in range(%d):
         print("\n    %s no_mbuf +%d" % (out, after["drop_no_mbuf"] - before["drop_no_mbuf"]))
         self.assertEqual(r.returncode, 0, out)
         self.assertEqual(out["lost"], 0)
+        self.assertLess(out["worst_ms"], flood.WORST_MS)
         self.assertEqual(after["drop_no_mbuf"], before["drop_no_mbuf"])
         self.assertGreater(out["stun_sent"], 100)
         # the port's rx ring is shared with the flood's TCP in exclusive
