@@ -502,6 +502,10 @@ tls13_read(struct tls13_engine *e, struct tls13_rec *rec, int fd, uint8_t *buf,
 			return 0;	/* end of stream (a partial record is lost) */
 		if (n < 0)
 			return errno == EAGAIN || errno == EINTR ? -EAGAIN : -EIO;
+		if ((size_t)n < cap - have)
+			rec->flags |= TLS13_DRAINED;
+		else
+			rec->flags &= (uint8_t)~TLS13_DRAINED;
 		have += (size_t)n;
 		rc = tls13_open(e, rec, buf, have, &used, &plain);
 		if (rc) {
@@ -528,6 +532,8 @@ tls13_read(struct tls13_engine *e, struct tls13_rec *rec, int fd, uint8_t *buf,
 		}
 		if (plain)
 			return (ssize_t)plain;
+		if (rec->flags & TLS13_DRAINED)
+			return -EAGAIN;	/* the rest of the record is on its way */
 	}
 }
 

@@ -80,6 +80,7 @@ enum tls13_flags {
 	TLS13_KU_DUE = 1 << 0,		/* peer asked: send our KeyUpdate */
 	TLS13_EOF = 1 << 1,		/* close_notify received */
 	TLS13_CLOSED = 1 << 2,		/* close_notify sent */
+	TLS13_DRAINED = 1 << 3,		/* tls13_read's last recv was short */
 };
 
 struct tls13_rec {
@@ -162,6 +163,12 @@ size_t tls13_sealed_max(size_t len);
  * retries with the same bytes (a partly sent batch is finished first).
  * A write of 0 bytes flushes what is due (KeyUpdate, a partial batch).
  * cap must be at least TLS13_MIN_READ_BUF.
+ *
+ * A recv that returns less than it was offered emptied the socket: read
+ * sets TLS13_DRAINED then (cleared otherwise) and, when that recv left
+ * only part of a record, returns -EAGAIN without trying the socket again.
+ * Under edge-triggered epoll the next byte to arrive raises a new event,
+ * so the caller need not read on until EAGAIN.
  */
 ssize_t tls13_read(struct tls13_engine *e, struct tls13_rec *rec, int fd,
 		   uint8_t *buf, size_t cap);

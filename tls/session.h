@@ -72,6 +72,7 @@ enum session_flags {
 	SF_OPEN = 1 << 21,		/* counted in cnt.open[transport] */
 	SF_THROTTLED = 1 << 22,		/* over its receive rate: not read */
 	SF_OUT_PAUSED = 1 << 23,	/* unsent output over OUT_PAUSE: not read */
+	SF_HUP = 1 << 24,		/* epoll saw the peer's FIN or an error */
 };
 
 struct pending_down {

@@ -694,6 +694,8 @@ handle_events(struct tls_thread *t, struct epoll_event *ev, int n)
 		s = tls_thread_lookup(t, (uint32_t)tag, (uint32_t)(tag >> 32));
 		if (!s)
 			continue;
+		if (ev[i].events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+			s->flags |= SF_HUP;
 		session_on_io(t, s,
 			      ev[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR),
 			      ev[i].events & (EPOLLOUT | EPOLLERR));

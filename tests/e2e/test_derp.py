@@ -367,6 +367,50 @@ class DerpTest(unittest.TestCase):
         self.assertEqual(after["drop_queue_head"], before["drop_queue_head"])
         self.assertGreater(after["early_flushes"], before["early_flushes"])
 
+    def test_30_lock_step_reads_once_per_packet(self):
+        """A packet that arrives alone is read with one recv: a read
+        shorter than the buffer emptied the socket, and under edge-
+        triggered epoll the next byte raises a new event, so the relay
+        does not ask again only to hear EAGAIN (before: two reads a
+        packet)."""
+        a, b = self.pair()
+        self.assert_alive(b)
+        n = 100
+        before = self.relay.telemetry("/derper/tls")
+        for i in range(n):
+            a.send_packet(b.pub, struct.pack(">I", i))
+            self.assertEqual(b.recv_packet(), (a.pub, struct.pack(">I", i)))
+        after = self.relay.telemetry("/derper/tls")
+        self.assertGreaterEqual(after["reads"] - before["reads"], n)
+        self.assertLess(after["reads"] - before["reads"], 1.5 * n)
+
+    def test_30_data_then_fin_in_one_segment(self):
+        """A last packet and the client's FIN read together still end the
+        session (the short read does not end the turn once epoll has
+        reported the FIN): the peer hears PeerGone and the close is
+        counted as the client's."""
+        a, b = self.pair()
+        self.assert_alive(a)
+        before = self.relay.telemetry("/derper/tls")
+        # stopped, the relay finds both in the socket at once (loopback
+        # queues them before send and shutdown return): one event that
+        # reports the FIN, one read that returns the packet short
+        os.kill(self.relay.proc.pid, signal.SIGSTOP)
+        try:
+            b.conn.sendall(struct.pack(">BI", dc.SEND_PACKET, 32 + 4) + a.pub + b"last")
+            b.conn.sock.shutdown(socket.SHUT_WR)
+        finally:
+            os.kill(self.relay.proc.pid, signal.SIGCONT)
+        a.conn.sock.settimeout(5)
+        self.assertEqual(a.recv_packet(), (b.pub, b"last"))
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            after = self.relay.telemetry("/derper/tls")
+            if after["close_eof"] > before["close_eof"]:
+                break
+            time.sleep(0.02)
+        self.assertGreater(after["close_eof"], before["close_eof"])
+
     def test_31_websocket(self):
         a = self.client(websocket=True)
         self.assertIn("Sec-WebSocket-Protocol: derp", a.response_head)
