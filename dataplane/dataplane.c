@@ -84,6 +84,12 @@ create_links(const struct derper_config *cfg, struct dp_lcore *fwd)
 {
 	unsigned int size = (unsigned int)cfg->dataplane.ring_size;
 	int socket = (int)rte_socket_id();
+	rte_cpuset_t cpus = rte_lcore_cpuset(fwd->lcore_id);
+	/* A TLS thread that runs on the forwarder's CPU (shared cores) must
+	 * not spin there for its answer: that CPU is the one the answer
+	 * needs. Known only when the lcore is pinned to one CPU. */
+	int fwd_cpu = fwd->adaptive && CPU_COUNT(&cpus) == 1 ?
+			      (int)rte_lcore_to_cpu_id((int)fwd->lcore_id) : -1;
 
 	for (unsigned int t = 0; t < dp.nb_ep; t++) {
 		struct dp_tls_link *l = &dp.links[t];
@@ -101,6 +107,7 @@ create_links(const struct derper_config *cfg, struct dp_lcore *fwd)
 		l->dp_wake = &fwd->wake;
 		l->wake = &dp.tls_wake[t];
 		l->pool = dp.pool;
+		l->fwd_cpu = fwd_cpu;
 		fwd->tls[t].rx = l->to_dp;
 		fwd->tls[t].tx = l->from_dp;
 		fwd->tls[t].wake = l->wake;

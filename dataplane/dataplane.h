@@ -25,6 +25,7 @@ struct dp_tls_link {
 	struct dp_wake *dp_wake;	/* kick the forwarding lcore */
 	struct dp_wake *wake;		/* our own: the forwarder kicks it */
 	struct rte_mempool *pool;
+	int fwd_cpu;			/* the forwarder's one CPU if shared, else -1 */
 };
 
 /* After EAL init, for nb_tls TLS threads and nb_mesh outbound mesh links

@@ -24,6 +24,7 @@
 #include <rte_cycles.h>
 #include <rte_pause.h>
 
+#include "base/sched_slice.h"
 #include "dataplane/forward.h"
 #include "dataplane/lcore.h"
 #include "dataplane/main_loop.h"
@@ -57,7 +58,13 @@ int
 dp_main_loop(void *arg)
 {
 	struct dp_lcore *lc = arg;
-	uint64_t last_work = rte_get_tsc_cycles();
+	uint64_t last_work;
+
+	/* shared cores: a kick from a TLS thread preempts whatever else runs
+	 * on this CPU (base/sched_slice.h); ignored where unsupported */
+	if (lc->adaptive)
+		(void)sched_slice_set(SCHED_SLICE_NS);
+	last_work = rte_get_tsc_cycles();
 
 	while (!atomic_load_explicit(&lc->quit, memory_order_relaxed)) {
 		unsigned int n = 0;

@@ -13,6 +13,7 @@
  * eventfd when it enqueues while the thread sleeps (dataplane/wake.h).
  */
 #include <errno.h>
+#include <sched.h>
 #include <stddef.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -32,6 +33,7 @@
 #include "tls/admit_link.h"
 #include "base/clock.h"
 #include "base/log.h"
+#include "base/sched_slice.h"
 #include "dataplane/ring_msg.h"
 #include "tls/listener.h"
 #include "tls/session.h"
@@ -500,13 +502,22 @@ handle_msg(struct tls_thread *t, struct rte_mbuf *m)
 
 enum { AWAIT_NS = 20000 };
 
+/* On the forwarding lcore's own CPU (shared cores: tls_cpus in control)
+ * the wait yields instead: the lcore needs this CPU to answer, and a
+ * pause loop would hold it until the wait times out. sched_getcpu reads
+ * the CPU glibc keeps in the thread's rseq area: no syscall. */
 static void
 await_ring(struct tls_thread *t)
 {
 	uint64_t end = rte_get_tsc_cycles() + rte_get_tsc_hz() / (1000000000ULL / AWAIT_NS);
+	bool yield = t->link->fwd_cpu >= 0 && sched_getcpu() == t->link->fwd_cpu;
 
-	while (rte_ring_empty(t->link->from_dp) && rte_get_tsc_cycles() < end)
-		rte_pause();
+	while (rte_ring_empty(t->link->from_dp) && rte_get_tsc_cycles() < end) {
+		if (yield)
+			sched_yield();
+		else
+			rte_pause();
+	}
 }
 
 static unsigned int
@@ -737,6 +748,9 @@ thread_main(void *arg)
 	if (rte_thread_register())
 		LOG_WARN("tls: rte_thread_register failed; mempool without cache",
 			 "tls=%u", t->id);
+	/* woken by its sockets and the lcore: preempt what holds the CPU */
+	if (sched_slice_set(SCHED_SLICE_NS))
+		LOG_WARN("tls: short scheduler slice refused", "tls=%u", t->id);
 	t->now_ms = clock_mono_ms();
 	t->next_sweep_ms = t->now_ms + SWEEP_MS;
 	while (!atomic_load(&t->quit)) {
