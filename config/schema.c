@@ -186,7 +186,7 @@ static const struct cfg_key keys[] = {
 	 "extra EAL arguments; they win over every default the relay adds"},
 	{"dataplane.lcores", CFG_T_STRING, F(dataplane.lcores),
 	 FS(dataplane.lcores), 0, 0, NULL, "1", NULL, NULL, 0,
-	 "CPUs of the dataplane lcores (\"1\", \"2-3\", \"2,4\"); control and TLS threads use the others"},
+	 "CPUs of the dataplane lcores (\"1\", \"2-3\", \"2,4\"); TLS threads use the others with idle = poll, every CPU with adaptive"},
 	{"dataplane.tls_threads", CFG_T_INT, F(dataplane.tls_threads), 0, 1,
 	 64, NULL, "1", NULL, NULL, 0,
 	 "TLS threads (SO_REUSEPORT listeners)"},
