@@ -488,6 +488,7 @@ tls13_read(struct tls13_engine *e, struct tls13_rec *rec, int fd, uint8_t *buf,
 {
 	if (cap < TLS13_MIN_READ_BUF)
 		return -EINVAL;
+	rec->flags &= (uint8_t)~TLS13_DRAINED;
 	for (;;) {
 		size_t have = rec->part_len, used, plain;
 		ssize_t n;

@@ -313,8 +313,14 @@ on_readable(struct tls_thread *t, struct session *s)
 			len = TLS13_MIN_READ_BUF;	/* room for a record */
 		n = io_read(t, s, t->rbuf, len, &drained);
 		TLS_COUNT(&t->cnt, reads, 1);
-		if (n == -EAGAIN)
+		if (n == -EAGAIN) {
+			/* a short read left part of a record; after a FIN
+			 * epoll reported, no event will come: read on to the
+			 * end of the stream (each pass took bytes or ends) */
+			if (drained && (s->flags & SF_HUP))
+				continue;
 			return;
+		}
 		if (n == 0) {
 			session_close(t, s, TLS_CLOSE_EOF);
 			return;

@@ -68,6 +68,18 @@ class DerpTest(unittest.TestCase):
                 return
             self.assertIn(t, (dc.KEEP_ALIVE, dc.PEER_GONE, dc.RECV_PACKET, dc.PING))
 
+    def stop_relay(self):
+        """SIGSTOP, returning once the relay has stopped (kill returns
+        before the signal has taken effect on another CPU)."""
+        pid = self.relay.proc.pid
+        os.kill(pid, signal.SIGSTOP)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            with open("/proc/%d/stat" % pid) as f:
+                if f.read().rsplit(")", 1)[1].split()[0] == "T":
+                    return
+        self.fail("the relay did not stop")
+
     def frames_until_pong(self, c):
         """Every frame c receives before the pong of a fresh ping."""
         c.conn.send_frame(dc.PING, b"frames!!")
@@ -395,7 +407,7 @@ class DerpTest(unittest.TestCase):
         # stopped, the relay finds both in the socket at once (loopback
         # queues them before send and shutdown return): one event that
         # reports the FIN, one read that returns the packet short
-        os.kill(self.relay.proc.pid, signal.SIGSTOP)
+        self.stop_relay()
         try:
             b.conn.sendall(struct.pack(">BI", dc.SEND_PACKET, 32 + 4) + a.pub + b"last")
             b.conn.sock.shutdown(socket.SHUT_WR)
@@ -403,6 +415,30 @@ class DerpTest(unittest.TestCase):
             os.kill(self.relay.proc.pid, signal.SIGCONT)
         a.conn.sock.settimeout(5)
         self.assertEqual(a.recv_packet(), (b.pub, b"last"))
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            after = self.relay.telemetry("/derper/tls")
+            if after["close_eof"] > before["close_eof"]:
+                break
+            time.sleep(0.02)
+        self.assertGreater(after["close_eof"], before["close_eof"])
+
+    def test_30_partial_record_then_fin(self):
+        """Part of a TLS record and then the client's FIN, both queued
+        before the relay reads: the short read returns no plaintext, and
+        the relay still reads on to the end of the stream and closes the
+        session, instead of waiting for an event that will not come."""
+        a = self.client()
+        self.assert_alive(a)
+        before = self.relay.telemetry("/derper/tls")
+        self.stop_relay()
+        try:
+            # an application-data record header that promises 64 bytes,
+            # then 10 of them, written under the TLS layer
+            os.write(a.conn.sock.fileno(), b"\x17\x03\x03\x00\x40" + b"x" * 10)
+            a.conn.sock.shutdown(socket.SHUT_WR)
+        finally:
+            os.kill(self.relay.proc.pid, signal.SIGCONT)
         deadline = time.monotonic() + 5
         while time.monotonic() < deadline:
             after = self.relay.telemetry("/derper/tls")
