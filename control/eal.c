@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <glob.h>
 #include <libgen.h>
+#include <limits.h>
 #include <unistd.h>
 #include <sched.h>
 #include <stdio.h>
@@ -82,6 +83,19 @@ ctl_eal_probe_host(const struct derper_config *cfg, struct ctl_eal_host *host)
 	return -ENOENT;
 }
 
+/* EAL removes its telemetry socket at exit but not the runtime directory
+ * it made for it (/var/run/dpdk/<prefix>): remove that too when it is
+ * left empty, so restarts and tests do not pile directories up in
+ * /var/run. A directory with the operator's shared files stays. */
+static char runtime_dir[PATH_MAX];
+
+static void
+remove_runtime_dir(void)
+{
+	if (runtime_dir[0])
+		(void)rmdir(runtime_dir);
+}
+
 int
 ctl_eal_init(const struct derper_config *cfg)
 {
@@ -106,12 +120,16 @@ ctl_eal_init(const struct derper_config *cfg)
 				      i > 1 ? " " : "", args.argv[i]);
 	LOG_INFO("eal: init", "hugepages=%s args=\"%s\"",
 		 host.hugepages ? "yes" : "no", joined);
+	/* before rte_eal_init: atexit handlers run in reverse order, so
+	 * this one runs after the telemetry library's removes its socket */
+	atexit(remove_runtime_dir);
 	rc = rte_eal_init(args.argc, args.argv);
 	if (rc < 0) {
 		LOG_ERR("eal: init failed", "error=\"%s\" args=\"%s\"",
 			rte_strerror(rte_errno), joined);
 		return -(rte_errno ? rte_errno : EINVAL);
 	}
+	snprintf(runtime_dir, sizeof(runtime_dir), "%s", rte_eal_get_runtime_dir());
 	return 0;
 }
 

@@ -117,6 +117,15 @@ class ThreadPlacementTest(unittest.TestCase):
         self.assertFalse(lcore_cpus & tls_cpus, t)
         self.assertEqual(r.stop(), 0)
 
+    def test_clean_stop_leaves_no_runtime_dir(self):
+        """The EAL's runtime directory (the telemetry socket's) goes with
+        the relay on a clean stop, as the socket does."""
+        r, _ = self.start("adaptive", "e2e-place-d")
+        run = "/var/run/dpdk/e2e-place-d"
+        self.assertTrue(os.path.exists(run + "/dpdk_telemetry.v2"))
+        self.assertEqual(r.stop(), 0)
+        self.assertFalse(os.path.exists(run))
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
