@@ -86,13 +86,17 @@ ctl_eal_probe_host(const struct derper_config *cfg, struct ctl_eal_host *host)
 /* EAL removes its telemetry socket at exit but not the runtime directory
  * it made for it (/var/run/dpdk/<prefix>): remove that too when it is
  * left empty, so restarts and tests do not pile directories up in
- * /var/run. A directory with the operator's shared files stays. */
+ * /var/run. A directory with the operator's shared files stays, and so
+ * does the default prefix's ("rte"), which other DPDK processes on the
+ * host may be creating their sockets in at this very moment. */
 static char runtime_dir[PATH_MAX];
 
 static void
 remove_runtime_dir(void)
 {
-	if (runtime_dir[0])
+	const char *base = strrchr(runtime_dir, '/');
+
+	if (runtime_dir[0] && base && strcmp(base + 1, "rte") != 0)
 		(void)rmdir(runtime_dir);
 }
 

@@ -18,6 +18,8 @@ BIN = os.environ.get("DERPER_BIN", os.path.join(os.path.dirname(__file__), "..",
 
 
 class Relay:
+    made = 0
+
     def __init__(self, conf="", args=(), env=None, tls=True, start=True,
                  hostname="localhost", state_dir=None, netns=None, listen="127.0.0.1:0",
                  config_file=None, cwd=None):
@@ -34,6 +36,13 @@ class Relay:
             f.write('metrics: { listen = ""; };\n')
             f.write(mode)
             f.write(conf)
+            if not re.search(r"^\s*dataplane\s*[:=]", conf, re.M):
+                # a prefix of its own: relays on the default one share
+                # /var/run/dpdk/rte, and one that exits removes the
+                # telemetry socket another has just made there
+                Relay.made += 1
+                f.write('dataplane: { eal = [ "--file-prefix=e2e-%d-%d" ]; };\n'
+                        % (os.getpid(), Relay.made))
         self.args = list(args)
         self.netns = netns
         self.env = dict(os.environ)
@@ -137,19 +146,40 @@ class Relay:
             self.proc.wait()
 
     def cleanup(self):
+        killed = bool(self.proc) and self.proc.poll() is None
         self.kill()
+        # a killed relay leaves its telemetry socket and the EAL runtime
+        # directory (a clean stop removes both); the default prefix may be
+        # another running relay's, so only a test's own prefix is removed
+        if killed and self.prefix() != "rte":
+            run = "/var/run/dpdk/" + self.prefix()
+            try:
+                os.unlink(run + "/dpdk_telemetry.v2")
+            except OSError:
+                pass
+            try:
+                os.rmdir(run)
+            except OSError:
+                pass
         if self.own_dir:
             shutil.rmtree(self.dir, ignore_errors=True)
+
+    def prefix(self):
+        """The EAL file prefix the relay runs with ("rte" by default)."""
+        try:
+            with open(self.conf_path) as f:
+                m = re.search(r'--file-prefix[= ]([^"\s,\]]+)', f.read())
+        except OSError:
+            m = None
+        return m.group(1) if m else "rte"
 
     def telemetry(self, cmd):
         """One DPDK telemetry command, the way dpdk-telemetry.py asks."""
         import json
         import socket as so
-        m = re.search(r'--file-prefix[= ]([^"\s,\]]+)', open(self.conf_path).read())
-        prefix = m.group(1) if m else "rte"
         s = so.socket(so.AF_UNIX, so.SOCK_SEQPACKET)
         s.settimeout(5)
-        s.connect("/var/run/dpdk/%s/dpdk_telemetry.v2" % prefix)
+        s.connect("/var/run/dpdk/%s/dpdk_telemetry.v2" % self.prefix())
         json.loads(s.recv(16384))
         s.send(cmd.encode())
         reply = json.loads(s.recv(1 << 20))
