@@ -6,6 +6,7 @@ import resource
 import signal
 import struct
 import sys
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -90,7 +91,17 @@ class ThreadPlacementTest(unittest.TestCase):
         r = Relay(conf='dataplane: { idle = "%s"; eal = [ "--file-prefix=%s" ]; };\n'
                   % (idle, prefix))
         self.addCleanup(r.cleanup)
-        return r, threads(r.proc.pid)
+        # the threads name themselves and set their slice as they start,
+        # which may be just after the listener says it serves
+        deadline = time.monotonic() + 10
+        while True:
+            t = threads(r.proc.pid)
+            ready = [t.get(n) for n in ("rte-worker-1", "derper-tls0")]
+            if all(ready) and (idle == "poll" or all(x[1] in (None, 100000) for x in ready)):
+                return r, t
+            if time.monotonic() > deadline:
+                self.fail("threads not started, or no short slice: %s" % t)
+            time.sleep(0.01)
 
     def test_adaptive_tls_thread_may_share_the_lcore_cpu(self):
         r, t = self.start("adaptive", "e2e-place-a")
