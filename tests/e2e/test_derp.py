@@ -80,6 +80,16 @@ class DerpTest(unittest.TestCase):
                     return
         self.fail("the relay did not stop")
 
+    def assert_eof_close_counted(self, before, timeout=5):
+        """A session closes on its client's EOF within timeout (polled)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            after = self.relay.telemetry("/derper/tls")
+            if after["close_eof"] > before["close_eof"] or time.monotonic() > deadline:
+                break
+            time.sleep(0.02)
+        self.assertGreater(after["close_eof"], before["close_eof"])
+
     def frames_until_pong(self, c):
         """Every frame c receives before the pong of a fresh ping."""
         c.conn.send_frame(dc.PING, b"frames!!")
@@ -415,13 +425,7 @@ class DerpTest(unittest.TestCase):
             os.kill(self.relay.proc.pid, signal.SIGCONT)
         a.conn.sock.settimeout(5)
         self.assertEqual(a.recv_packet(), (b.pub, b"last"))
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:
-            after = self.relay.telemetry("/derper/tls")
-            if after["close_eof"] > before["close_eof"]:
-                break
-            time.sleep(0.02)
-        self.assertGreater(after["close_eof"], before["close_eof"])
+        self.assert_eof_close_counted(before)
 
     def test_30_partial_record_then_fin(self):
         """Part of a TLS record and then the client's FIN, both queued
@@ -439,13 +443,7 @@ class DerpTest(unittest.TestCase):
             a.conn.sock.shutdown(socket.SHUT_WR)
         finally:
             os.kill(self.relay.proc.pid, signal.SIGCONT)
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:
-            after = self.relay.telemetry("/derper/tls")
-            if after["close_eof"] > before["close_eof"]:
-                break
-            time.sleep(0.02)
-        self.assertGreater(after["close_eof"], before["close_eof"])
+        self.assert_eof_close_counted(before)
 
     def test_31_websocket(self):
         a = self.client(websocket=True)
