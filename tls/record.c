@@ -504,9 +504,7 @@ tls13_read(struct tls13_engine *e, struct tls13_rec *rec, int fd, uint8_t *buf,
 		if (n < 0)
 			return errno == EAGAIN || errno == EINTR ? -EAGAIN : -EIO;
 		if ((size_t)n < cap - have)
-			rec->flags |= TLS13_DRAINED;
-		else
-			rec->flags &= (uint8_t)~TLS13_DRAINED;
+			rec->flags |= TLS13_DRAINED;	/* and no recv follows */
 		have += (size_t)n;
 		rc = tls13_open(e, rec, buf, have, &used, &plain);
 		if (rc) {

@@ -165,7 +165,7 @@ size_t tls13_sealed_max(size_t len);
  * cap must be at least TLS13_MIN_READ_BUF.
  *
  * A recv that returns less than it was offered emptied the socket: read
- * sets TLS13_DRAINED then (clears it otherwise, and on entry) and, when
+ * sets TLS13_DRAINED then (it is cleared on entry) and, when
  * that recv left only part of a record, returns -EAGAIN without trying
  * the socket again (a caller that knows the peer's FIN has come calls
  * again to read the end of the stream).
