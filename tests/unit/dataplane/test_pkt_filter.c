@@ -32,18 +32,30 @@ packet_socket(void)
 	return fd;
 }
 
-/* A UDP port of our own on 127.0.0.1 (the "STUN port"). */
+/* A port number of our own on 127.0.0.1 for UDP (the "STUN port") and
+ * TCP both: a TCP listener on an ephemeral port, and UDP bound to the
+ * same number (another process may hold it for UDP: try the next one). */
 static int
-udp_port(int *fd)
+udp_port(int *fd, int *tfd)
 {
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t al = sizeof(a);
+	for (int tries = 0; tries < 64; tries++) {
+		struct sockaddr_in a = {.sin_family = AF_INET,
+					.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+		socklen_t al = sizeof(a);
 
-	*fd = socket(AF_INET, SOCK_DGRAM, 0);
-	CU_ASSERT_FATAL(*fd >= 0);
-	CU_ASSERT_FATAL(bind(*fd, (struct sockaddr *)&a, sizeof(a)) == 0);
-	CU_ASSERT_FATAL(getsockname(*fd, (struct sockaddr *)&a, &al) == 0);
-	return ntohs(a.sin_port);
+		*tfd = socket(AF_INET, SOCK_STREAM, 0);
+		*fd = socket(AF_INET, SOCK_DGRAM, 0);
+		CU_ASSERT_FATAL(*tfd >= 0 && *fd >= 0);
+		CU_ASSERT_FATAL(bind(*tfd, (struct sockaddr *)&a, sizeof(a)) == 0);
+		CU_ASSERT_FATAL(listen(*tfd, 1) == 0);
+		CU_ASSERT_FATAL(getsockname(*tfd, (struct sockaddr *)&a, &al) == 0);
+		if (bind(*fd, (struct sockaddr *)&a, sizeof(a)) == 0)
+			return ntohs(a.sin_port);
+		close(*fd);
+		close(*tfd);
+	}
+	CU_FAIL_FATAL("no port free for both UDP and TCP");
+	return -1;
 }
 
 static void
@@ -74,22 +86,18 @@ send_udp(int family, uint16_t port)
 	close(fd);
 }
 
-/* A TCP connection to port on 127.0.0.1 (a listener of our own there). */
+/* A TCP connection to port on 127.0.0.1 (our listener from udp_port). */
 static void
 tcp_to(uint16_t port)
 {
 	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port),
 				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	int l = socket(AF_INET, SOCK_STREAM, 0), c = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+	int c = socket(AF_INET, SOCK_STREAM, 0);
 
-	CU_ASSERT_FATAL(l >= 0 && c >= 0);
-	setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	CU_ASSERT_FATAL(bind(l, (struct sockaddr *)&a, sizeof(a)) == 0);
-	CU_ASSERT_FATAL(listen(l, 1) == 0);
+	CU_ASSERT_FATAL(c >= 0);
 	CU_ASSERT(connect(c, (struct sockaddr *)&a, sizeof(a)) == 0);
 	CU_ASSERT(send(c, "GET /", 5, 0) == 5);
 	close(c);
-	close(l);
 }
 
 struct seen {
@@ -126,8 +134,8 @@ frames(int pfd, uint16_t port)
 static void
 test_only_stun_passes(void)
 {
-	int pfd = packet_socket(), ufd, fds[4] = {-1, -1, -1, -1};
-	uint16_t port = (uint16_t)udp_port(&ufd);
+	int pfd = packet_socket(), ufd, tfd, fds[4] = {-1, -1, -1, -1};
+	uint16_t port = (uint16_t)udp_port(&ufd, &tfd);
 	struct seen s;
 
 	/* found and filtered as the relay does: by the device's iface */
@@ -145,14 +153,15 @@ test_only_stun_passes(void)
 	CU_ASSERT(s.v6 >= 1);
 	CU_ASSERT_EQUAL(s.other, 0);
 	close(ufd);
+	close(tfd);
 	close(pfd);
 }
 
 static void
 test_stun_off_passes_nothing(void)
 {
-	int pfd = packet_socket(), ufd, fds[4];
-	uint16_t port = (uint16_t)udp_port(&ufd);
+	int pfd = packet_socket(), ufd, tfd, fds[4];
+	uint16_t port = (uint16_t)udp_port(&ufd, &tfd);
 	struct seen s;
 
 	CU_ASSERT_EQUAL_FATAL(dp_filter_af_packet("net_af_packet0,iface=lo", port, false, fds, 4), 1);
@@ -162,6 +171,7 @@ test_stun_off_passes_nothing(void)
 	s = frames(pfd, port);
 	CU_ASSERT_EQUAL(s.v4 + s.v6 + s.other, 0);
 	close(ufd);
+	close(tfd);
 	close(pfd);
 }
 
