@@ -333,6 +333,7 @@ main(int argc, char **argv)
 	size_t size;
 	double arg, secs, cpu0, cpu1;
 	uint64_t t0, end, delivered = 0;
+	uint64_t bursts = 0, burst_max = 0;	/* rate mode: loops that queued packets */
 	struct pollfd *pfd;
 	bool pingpong, window, rate_mode;
 
@@ -385,6 +386,7 @@ main(int argc, char **argv)
 	{
 		uint64_t budget = 0;	/* rate mode: packets allowed so far */
 		int rr = 0;
+		uint64_t b0;
 		uint64_t rt_sent = 0, rt_start = 0;
 
 		while (now_ns() < end) {
@@ -409,10 +411,14 @@ main(int argc, char **argv)
 			} else if (rate_mode) {
 				uint64_t allowed = (uint64_t)(arg * (double)(t - t0) / 1e9);
 
-				for (; budget < allowed; budget++, rr = (rr + 1) % pairs) {
+				for (b0 = budget; budget < allowed; budget++, rr = (rr + 1) % pairs) {
 					struct conn *s = &conns[2 * rr], *r = &conns[2 * rr + 1];
 
 					queue_packet(s, derp_client_pub(r->c), size, t);
+				}
+				if (budget > b0) {
+					bursts++;
+					burst_max = budget - b0 > burst_max ? budget - b0 : burst_max;
 				}
 			}
 			for (int i = 0; i < nb; i++) {
@@ -448,12 +454,16 @@ main(int argc, char **argv)
 
 		qsort(lat, nb_lat, sizeof(*lat), cmp_u64);
 		printf("mode=%s pairs=%d size=%zu arg=%g seconds=%.2f delivered=%llu pps=%.0f "
-		       "MBps=%.2f p50_us=%.1f p99_us=%.1f relay_cpu_us_per_pkt=%.2f\n",
+		       "MBps=%.2f p50_us=%.1f p99_us=%.1f relay_cpu_us_per_pkt=%.2f",
 		       mode, pairs, size, arg, el, (unsigned long long)pkts, pkts / el,
 		       pkts * (double)size / el / 1e6,
 		       nb_lat ? lat[nb_lat / 2] / 1e3 : 0.0,
 		       nb_lat ? lat[(nb_lat * 99) / 100] / 1e3 : 0.0,
 		       pid && pkts ? (cpu1 - cpu0) * 1e6 / (double)pkts : 0.0);
+		if (rate_mode && bursts)
+			printf(" burst_mean=%.1f burst_max=%llu", arg * el / (double)bursts,
+			       (unsigned long long)burst_max);
+		printf("\n");
 	}
 	return 0;
 }
