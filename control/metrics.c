@@ -89,7 +89,8 @@ tls_families(struct prom *p)
 {
 	static const double rtt_bounds_us[] = TLS_RTT_BOUNDS_US;
 	static const double sq_bounds[] = TLS_SQ_BOUNDS;
-	double rtt_bounds[TLS_RTT_BUCKETS - 1];
+	static const double fwd_bounds_us[] = TLS_FWD_BOUNDS_US;
+	double rtt_bounds[TLS_RTT_BUCKETS - 1], fwd_bounds[TLS_FWD_BUCKETS - 1];
 	struct tls_counters c;
 
 	tls_server_counters(&c);
@@ -173,6 +174,13 @@ tls_families(struct prom *p)
 		    "Round trip of the server's Ping to clients that answer pings");
 	prom_histogram(p, "derper_ping_rtt_seconds", rtt_bounds, c.rtt_hist, TLS_RTT_BUCKETS,
 		       (double)c.rtt_us_sum / 1e6, NULL, NULL);
+	for (int b = 0; b < TLS_FWD_BUCKETS - 1; b++)
+		fwd_bounds[b] = fwd_bounds_us[b] / 1e6;
+	prom_family(p, "derper_forward_delay_seconds", "histogram",
+		    "Time a delivered packet spent in the relay: from reading its "
+		    "first bytes to writing it to the receiver's socket");
+	prom_histogram(p, "derper_forward_delay_seconds", fwd_bounds, c.fwd_hist,
+		       TLS_FWD_BUCKETS, (double)c.fwd_us_sum / 1e6, NULL, NULL);
 }
 
 static void

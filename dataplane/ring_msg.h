@@ -100,7 +100,12 @@ struct dp_msg {
 	uint8_t key[DP_KEY_LEN];
 	/* SEND, DELIVER: the sender's key (RecvPacket's source) */
 	uint8_t src[DP_KEY_LEN];
-	uint8_t ip[16];		/* SESSION_UP: remote IP, v4 as ::ffff:a.b.c.d */
+	union {
+		uint8_t ip[16];	/* SESSION_UP: remote IP, v4 as ::ffff:a.b.c.d */
+		/* SEND, DELIVER, FORWARD: TSC when the TLS thread read the
+		 * packet's first bytes (the forward-delay histogram) */
+		uint64_t tsc_in;
+	};
 } __attribute__((aligned(8)));
 
 static inline struct dp_msg *

@@ -64,6 +64,11 @@ enum tls_transport {
 enum { TLS_RTT_BUCKETS = 13 };
 #define TLS_SQ_BOUNDS {1, 2, 4, 8, 16, 32, 64, 128}
 enum { TLS_SQ_BUCKETS = 9 };
+/* Forward delay: from reading a packet to building its frame for the
+ * receiver's socket (the relay's own queueing, both threads' turns). */
+#define TLS_FWD_BOUNDS_US {10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, \
+			   25000, 100000, 250000, 1000000}
+enum { TLS_FWD_BUCKETS = 15 };
 
 struct tls_counters {
 	uint64_t accepts;
@@ -108,6 +113,8 @@ struct tls_counters {
 	uint64_t rtt_hist[TLS_RTT_BUCKETS];	/* server ping RTT */
 	uint64_t sq_hist[TLS_SQ_BUCKETS];	/* send queue depth at enqueue */
 	uint64_t sq_depth_sum;
+	uint64_t fwd_hist[TLS_FWD_BUCKETS];	/* forward delay */
+	uint64_t fwd_us_sum;
 	uint64_t closes[TLS_CLOSE_NB];
 	uint64_t drops[TLS_DROP_NB];
 } __attribute__((aligned(64)));

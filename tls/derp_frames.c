@@ -12,6 +12,7 @@
 
 #include <openssl/crypto.h>
 #include <rte_branch_prediction.h>
+#include <rte_cycles.h>
 #include <rte_mbuf.h>
 
 #include "base/clock.h"
@@ -321,6 +322,7 @@ on_stream_start(void *ctx, uint8_t type, const uint8_t *prefix,
 	}
 	d = dp_msg(m);
 	d->type = DP_MSG_SEND;
+	d->tsc_in = rte_get_tsc_cycles();
 	d->tls = (uint16_t)f->t->id;
 	d->id = s->id;
 	d->gen = s->gen;

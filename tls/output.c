@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include <rte_cycles.h>
 #include <rte_mbuf.h>
 
 #include "base/buf.h"
@@ -235,16 +236,33 @@ build_control(struct tls_thread *t, struct session *s, uint8_t *w)
 	return n;
 }
 
+/* The forward-delay histogram (TLS_FWD_BOUNDS_US): most packets land in
+ * the first buckets, so the walk is short. */
+static void
+count_delay(struct tls_thread *t, uint64_t tsc)
+{
+	unsigned int b = 0;
+
+	while (b < TLS_FWD_BUCKETS - 1 && tsc > t->fwd_bounds_tsc[b])
+		b++;
+	TLS_COUNT(&t->cnt, fwd_hist[b], 1);
+	if (t->tsc_per_us)
+		TLS_COUNT(&t->cnt, fwd_us_sum, tsc / t->tsc_per_us);
+}
+
 /* Queued packets as RecvPacket frames, up to about WBUF_SOFT bytes. */
 static size_t
 build_packets(struct tls_thread *t, struct session *s, uint8_t *w, size_t n,
 	      unsigned int *nb_pkts)
 {
+	uint64_t now = rte_get_tsc_cycles();
 	struct rte_mbuf *m;
 
 	while (n < WBUF_SOFT && (m = sq_pop(&s->sq))) {
 		struct dp_msg *d = dp_msg(m);
 		uint32_t len = rte_pktmbuf_pkt_len(m);
+
+		count_delay(t, now > d->tsc_in ? now - d->tsc_in : 0);
 
 		n += derp_put_header(w + n, DERP_FRAME_RECV_PACKET, DERP_KEY_LEN + len);
 		memcpy(w + n, d->src, DERP_KEY_LEN);

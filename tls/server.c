@@ -107,6 +107,7 @@ log_node(const struct derper_config *cfg)
 static int
 tel_tls(const char *cmd, const char *params, struct rte_tel_data *d)
 {
+	static const uint32_t fwd_us[] = TLS_FWD_BOUNDS_US;
 	struct tls_counters c;
 	const struct {
 		const char *name;
@@ -142,6 +143,14 @@ tel_tls(const char *cmd, const char *params, struct rte_tel_data *d)
 	for (int r = 0; r < TLS_DROP_NB; r++) {
 		snprintf(name, sizeof(name), "drop_%s", tls_drop_reason_name(r));
 		rte_tel_data_add_dict_u64(d, name, c.drops[r]);
+	}
+	/* forward delay: packets per bucket, not cumulative */
+	for (int b = 0; b < TLS_FWD_BUCKETS; b++) {
+		if (b < TLS_FWD_BUCKETS - 1)
+			snprintf(name, sizeof(name), "fwd_delay_le_%uus", fwd_us[b]);
+		else
+			snprintf(name, sizeof(name), "fwd_delay_le_inf");
+		rte_tel_data_add_dict_u64(d, name, c.fwd_hist[b]);
 	}
 	return 0;
 }

@@ -104,6 +104,16 @@ class MetricsTest(unittest.TestCase):
         self.assertEqual(delta("derper_sessions_opened_total"), 2)
         self.assertEqual(delta("derper_tls_sessions_total", records="relay_tls13"), 2)
         self.assertEqual(delta("derper_send_queue_depth_count"), 5)
+        # every delivered packet has its time in the relay counted once,
+        # in one bucket; the buckets are cumulative and end at +Inf
+        self.assertEqual(delta("derper_forward_delay_seconds_count"), 5)
+        self.assertEqual(delta("derper_forward_delay_seconds_bucket", le="+Inf"), 5)
+        les = sorted((float(dict(l)["le"]), v) for (n, l), v in m.items()
+                     if n == "derper_forward_delay_seconds_bucket")
+        self.assertEqual(len(les), 15)
+        self.assertEqual([v for _, v in les], sorted(v for _, v in les))
+        self.assertGreater(delta("derper_forward_delay_seconds_sum"), 0)
+        self.assertLess(delta("derper_forward_delay_seconds_sum"), 5 * 10.0)
         a.close()
         b.close()
         # the gauge comes back down once the relay has seen both closes
