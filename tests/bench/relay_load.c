@@ -17,10 +17,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/epoll.h>
 #include <unistd.h>
 
 #include <openssl/ssl.h>
@@ -29,7 +31,7 @@
 #include "tls/derp_wire.h"
 #include "tls/frame.h"
 
-enum { RBUF = 1 << 18, WBUF = 1 << 18, MAX_CONNS = 20000 };
+enum { RBUF = 1 << 18, WBUF = 1 << 18, MAX_CONNS = 20000, EVS = 1024 };
 
 struct conn {
 	struct derp_client *c;
@@ -42,10 +44,25 @@ struct conn {
 	int peer;		/* index of the other end of the pair */
 	uint64_t sent, recv;
 	uint64_t probes;	/* warm-up packets received (stamp 0) */
+	bool dirty;		/* on the pending-output list */
 };
 
 static struct conn *conns;
 static int nb;
+static int *pending;		/* connections with frames to write */
+static int nb_pending;
+
+/* The measured loop writes only the connections that have something to
+ * write and learns which to read from epoll: its cost per loop follows
+ * the traffic, not the number of sessions (2,000 sockets at 1,000 pairs). */
+static void
+mark(struct conn *c)
+{
+	if (!c->dirty && c->wlen) {
+		c->dirty = true;
+		pending[nb_pending++] = (int)(c - conns);
+	}
+}
 static uint64_t *lat;		/* latency samples, ns */
 static size_t nb_lat, cap_lat;
 
@@ -157,6 +174,8 @@ queue_packet(struct conn *s, const uint8_t *dst, size_t size, uint64_t stamp)
 		memcpy(p + 37, &stamp, 8);
 	s->wlen += DERP_FRAME_HEADER_LEN + DERP_KEY_LEN + size;
 	s->sent++;
+	if (pending)
+		mark(s);
 }
 
 static int
@@ -231,6 +250,8 @@ drain(struct conn *c, bool echo)
 				if (c->wlen + 13 <= WBUF) {
 					memcpy(c->w + c->wlen, pong, 13);
 					c->wlen += 13;
+					if (pending)
+						mark(c);
 				}
 			}
 			off += 5 + len;
@@ -334,7 +355,8 @@ main(int argc, char **argv)
 	double arg, secs, cpu0, cpu1;
 	uint64_t t0, end, delivered = 0;
 	uint64_t bursts = 0, burst_max = 0;	/* rate mode: loops that queued packets */
-	struct pollfd *pfd;
+	struct epoll_event *evs;
+	int epfd;
 	bool pingpong, window, rate_mode;
 
 	if (argc < 8) {
@@ -379,7 +401,20 @@ main(int argc, char **argv)
 		fprintf(stderr, "warm-up: a pair's first packet never arrived\n");
 		return 1;
 	}
-	pfd = calloc((size_t)nb, sizeof(*pfd));
+	/* edge-triggered: a connection is read until it would block and
+	 * written until empty or full; EPOLLOUT says when a full one drains */
+	epfd = epoll_create1(0);
+	evs = calloc(EVS, sizeof(*evs));
+	pending = calloc((size_t)nb, sizeof(*pending));
+	for (int i = 0; i < nb; i++) {
+		struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLET, .data.u32 = (uint32_t)i};
+
+		if (epoll_ctl(epfd, EPOLL_CTL_ADD, conns[i].fd, &ev)) {
+			perror("epoll_ctl");
+			return 1;
+		}
+		mark(&conns[i]);
+	}
 	cpu0 = proc_cpu_s(pid);
 	t0 = now_ns();
 	end = t0 + (uint64_t)(secs * 1e9);
@@ -387,6 +422,7 @@ main(int argc, char **argv)
 		uint64_t budget = 0;	/* rate mode: packets allowed so far */
 		int rr = 0;
 		uint64_t b0;
+		int nev;
 		uint64_t rt_sent = 0, rt_start = 0;
 
 		while (now_ns() < end) {
@@ -421,20 +457,32 @@ main(int argc, char **argv)
 					burst_max = budget - b0 > burst_max ? budget - b0 : burst_max;
 				}
 			}
-			for (int i = 0; i < nb; i++) {
-				if (flush(&conns[i])) {
-					fprintf(stderr, "connection %d failed\n", i);
+			/* write what is pending; what a full socket left stays on
+			 * the list, and its EPOLLOUT edge brings us back */
+			for (int k = 0, n = nb_pending; k < n; k++) {
+				struct conn *c = &conns[pending[k]];
+
+				if (flush(c) < 0) {
+					fprintf(stderr, "connection %d failed\n", pending[k]);
 					return 1;
 				}
-				pfd[i] = (struct pollfd){.fd = conns[i].fd,
-							 .events = (short)(POLLIN | (conns[i].wlen ? POLLOUT : 0))};
+				if (!c->wlen)
+					c->dirty = false;
 			}
-			poll(pfd, (nfds_t)nb, 1);
-			for (int i = 0; i < nb; i++) {
+			{
+				int keep = 0;
+
+				for (int k = 0; k < nb_pending; k++)
+					if (conns[pending[k]].dirty)
+						pending[keep++] = pending[k];
+				nb_pending = keep;
+			}
+			nev = epoll_wait(epfd, evs, EVS, 1);
+			for (int e = 0; e < nev; e++) {
+				int i = (int)evs[e].data.u32;
 				int got;
 
-				if (!(pfd[i].revents & (POLLIN | POLLERR | POLLHUP)) &&
-				    !(conns[i].ssl && SSL_has_pending(conns[i].ssl)))
+				if (!(evs[e].events & (EPOLLIN | EPOLLERR | EPOLLHUP)))
 					continue;
 				got = drain(&conns[i], pingpong && i == 1);
 				if (got < 0) {
