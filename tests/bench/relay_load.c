@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * DERP relay load: N sender/receiver pairs over TLS through one relay,
- * from one poll loop (non-blocking OpenSSL after a blocking handshake).
+ * from one epoll loop (non-blocking OpenSSL after a blocking handshake).
  *
  *   relay_load HOST PORT MODE PAIRS SIZE ARG SECONDS [RELAY_PID]
  *     MODE window    each pair keeps at most ARG packets in flight
