@@ -92,8 +92,17 @@ class MetricsTest(unittest.TestCase):
         for i in range(5):
             a.send_packet(b.pub, b"p%d" % i)
             self.assertEqual(b.recv_packet(), (a.pub, b"p%d" % i))
-        m = samples(self.metrics())
         key = lambda n, **l: (n, frozenset(l.items()))  # noqa: E731
+        # a packet counts as delivered once its write returned, which the
+        # client may see a moment before the relay's counter moves
+        end = time.monotonic() + 10
+        while True:
+            m = samples(self.metrics())
+            if m[key("derper_packets_total", direction="delivered")] - before.get(
+                    key("derper_packets_total", direction="delivered"), 0) >= 5:
+                break
+            self.assertLess(time.monotonic(), end, "delivered counter stuck")
+            time.sleep(0.01)
 
         def delta(n, **l):
             return m[key(n, **l)] - before.get(key(n, **l), 0)
