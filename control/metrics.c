@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <openssl/crypto.h>
+#include <rte_cycles.h>
 #include <rte_version.h>
 
 #include "control/acme.h"
@@ -180,7 +181,9 @@ tls_families(struct prom *p)
 		    "Time a delivered packet spent in the relay: from reading its "
 		    "first bytes to writing it to the receiver's socket");
 	prom_histogram(p, "derper_forward_delay_seconds", fwd_bounds, c.fwd_hist,
-		       TLS_FWD_BUCKETS, (double)c.fwd_us_sum / 1e6, NULL, NULL);
+		       TLS_FWD_BUCKETS,
+		       rte_get_tsc_hz() ? (double)c.fwd_tsc_sum / (double)rte_get_tsc_hz() : 0.0,
+		       NULL, NULL);
 }
 
 static void

@@ -114,7 +114,7 @@ struct tls_counters {
 	uint64_t sq_hist[TLS_SQ_BUCKETS];	/* send queue depth at enqueue */
 	uint64_t sq_depth_sum;
 	uint64_t fwd_hist[TLS_FWD_BUCKETS];	/* forward delay */
-	uint64_t fwd_us_sum;
+	uint64_t fwd_tsc_sum;		/* in TSC cycles: no division per packet */
 	uint64_t closes[TLS_CLOSE_NB];
 	uint64_t drops[TLS_DROP_NB];
 } __attribute__((aligned(64)));

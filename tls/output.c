@@ -246,8 +246,7 @@ count_delay(struct tls_thread *t, uint64_t tsc)
 	while (b < TLS_FWD_BUCKETS - 1 && tsc > t->fwd_bounds_tsc[b])
 		b++;
 	TLS_COUNT(&t->cnt, fwd_hist[b], 1);
-	if (t->tsc_per_us)
-		TLS_COUNT(&t->cnt, fwd_us_sum, tsc / t->tsc_per_us);
+	TLS_COUNT(&t->cnt, fwd_tsc_sum, tsc);
 }
 
 /* Queued packets as RecvPacket frames, up to about WBUF_SOFT bytes. */

@@ -225,9 +225,7 @@ struct tls_thread {
 	uint8_t *wbuf;			/* write scratch (with WS headroom) */
 	struct heard_index heard;
 	struct tls_counters cnt;
-	/* TLS_FWD_BOUNDS_US in TSC cycles, and cycles per microsecond */
-	uint64_t fwd_bounds_tsc[TLS_FWD_BUCKETS - 1];
-	uint64_t tsc_per_us;
+	uint64_t fwd_bounds_tsc[TLS_FWD_BUCKETS - 1];	/* TLS_FWD_BOUNDS_US in TSC cycles */
 
 	uint64_t now_ms;
 	uint64_t next_sweep_ms;

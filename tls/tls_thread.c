@@ -826,10 +826,10 @@ tls_thread_init(struct tls_thread *t, unsigned int id,
 	heard_init(&t->heard);
 	{
 		static const uint32_t us[] = TLS_FWD_BOUNDS_US;
+		uint64_t per_us = rte_get_tsc_hz() / 1000000;
 
-		t->tsc_per_us = rte_get_tsc_hz() / 1000000;
 		for (unsigned int b = 0; b < TLS_FWD_BUCKETS - 1; b++)
-			t->fwd_bounds_tsc[b] = us[b] * t->tsc_per_us;
+			t->fwd_bounds_tsc[b] = us[b] * per_us;
 	}
 	tw_init(&t->wheel, SWEEP_MS, clock_mono_ms());
 	t->rbuf = malloc(RBUF_SIZE);
