@@ -459,22 +459,21 @@ main(int argc, char **argv)
 			}
 			/* write what is pending; what a full socket left stays on
 			 * the list, and its EPOLLOUT edge brings us back */
-			for (int k = 0, n = nb_pending; k < n; k++) {
-				struct conn *c = &conns[pending[k]];
-
-				if (flush(c) < 0) {
-					fprintf(stderr, "connection %d failed\n", pending[k]);
-					return 1;
-				}
-				if (!c->wlen)
-					c->dirty = false;
-			}
 			{
 				int keep = 0;
 
-				for (int k = 0; k < nb_pending; k++)
-					if (conns[pending[k]].dirty)
+				for (int k = 0; k < nb_pending; k++) {
+					struct conn *c = &conns[pending[k]];
+
+					if (flush(c) < 0) {
+						fprintf(stderr, "connection %d failed\n", pending[k]);
+						return 1;
+					}
+					if (c->wlen)
 						pending[keep++] = pending[k];
+					else
+						c->dirty = false;
+				}
 				nb_pending = keep;
 			}
 			nev = epoll_wait(epfd, evs, EVS, 1);
