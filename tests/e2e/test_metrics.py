@@ -60,6 +60,16 @@ class MetricsTest(unittest.TestCase):
         self.assertEqual(ctype, "text/plain; version=0.0.4; charset=utf-8")
         return body
 
+    def scrape_until(self, ready, what):
+        """Samples once ready(samples) holds; bounded (10 s)."""
+        end = time.monotonic() + 10
+        while True:
+            m = samples(self.metrics())
+            if ready(m):
+                return m
+            self.assertLess(time.monotonic(), end, what)
+            time.sleep(0.01)
+
     @needs(PROMTOOL, package="prometheus")
     def test_promtool_clean(self):
         a = Client("127.0.0.1", self.relay.port)
@@ -93,16 +103,11 @@ class MetricsTest(unittest.TestCase):
             a.send_packet(b.pub, b"p%d" % i)
             self.assertEqual(b.recv_packet(), (a.pub, b"p%d" % i))
         key = lambda n, **l: (n, frozenset(l.items()))  # noqa: E731
+        delivered = key("derper_packets_total", direction="delivered")
         # a packet counts as delivered once its write returned, which the
         # client may see a moment before the relay's counter moves
-        end = time.monotonic() + 10
-        while True:
-            m = samples(self.metrics())
-            if m[key("derper_packets_total", direction="delivered")] - before.get(
-                    key("derper_packets_total", direction="delivered"), 0) >= 5:
-                break
-            self.assertLess(time.monotonic(), end, "delivered counter stuck")
-            time.sleep(0.01)
+        m = self.scrape_until(lambda m: m[delivered] - before.get(delivered, 0) >= 5,
+                              "delivered counter stuck")
 
         def delta(n, **l):
             return m[key(n, **l)] - before.get(key(n, **l), 0)
@@ -126,11 +131,8 @@ class MetricsTest(unittest.TestCase):
         a.close()
         b.close()
         # the gauge comes back down once the relay has seen both closes
-        end = time.monotonic() + 10
-        while samples(self.metrics())[key("derper_sessions", transport="tls")] != 0:
-            self.assertLess(time.monotonic(), end, "sessions gauge stuck")
-            time.sleep(0.02)
-        m = samples(self.metrics())
+        m = self.scrape_until(lambda m: m[key("derper_sessions", transport="tls")] == 0,
+                              "sessions gauge stuck")
 
         def closes(s):
             return sum(v for (n, _), v in s.items() if n == "derper_session_closes_total")
