@@ -51,6 +51,7 @@ int
 tls13_engine_init(struct tls13_engine *e)
 {
 	memset(e, 0, sizeof(*e));
+	e->enc_key.suite = e->dec_key.suite = -1;
 	e->enc = EVP_CIPHER_CTX_new();
 	e->dec = EVP_CIPHER_CTX_new();
 	for (int i = 0; i < TLS13_SUITE_NB; i++)
@@ -198,22 +199,26 @@ nonce(const struct tls13_dir *d, uint8_t out[12])
 		out[4 + i] ^= (uint8_t)(d->seq >> (56 - 8 * i));
 }
 
-/* Key the thread's context for d unless it already holds d's key. */
+/* Key the thread's context for d unless it already holds d's key, and set
+ * the record's nonce, in one call. A context that holds the suite's cipher
+ * is keyed in place (cipher NULL): passing the cipher again would free and
+ * reallocate the provider's context, which costs more than the key
+ * schedule when consecutive records belong to different sessions. */
 static int
-keyed(struct tls13_engine *e, void *ctx, uint64_t *serial,
+keyed(struct tls13_engine *e, void *ctx, struct tls13_keyed *k,
       const struct tls13_dir *d, int suite, int enc)
 {
+	const EVP_CIPHER *cipher = k->suite == suite ? NULL : e->cipher[suite];
+	const uint8_t *key = cipher || k->serial != d->serial ? d->key : NULL;
 	uint8_t iv[12];
 
-	if (*serial != d->serial) {
-		*serial = 0;
-		if (EVP_CipherInit_ex2(ctx, e->cipher[suite], d->key, NULL, enc,
-				       NULL) != 1)
-			return -EIO;
-		*serial = d->serial;
-	}
 	nonce(d, iv);
-	return EVP_CipherInit_ex2(ctx, NULL, NULL, iv, enc, NULL) == 1 ? 0 : -EIO;
+	if (EVP_CipherInit_ex2(ctx, cipher, key, iv, enc, NULL) != 1) {
+		*k = (struct tls13_keyed){.suite = -1};
+		return -EIO;
+	}
+	*k = (struct tls13_keyed){.serial = d->serial, .suite = suite};
+	return 0;
 }
 
 /* One record whose inner plaintext is p1 || p2: header, ciphertext, tag.
@@ -231,7 +236,7 @@ seal_parts(struct tls13_engine *e, struct tls13_rec *rec, const uint8_t *p1,
 	out[2] = 3;
 	out[3] = (uint8_t)(body >> 8);
 	out[4] = (uint8_t)body;
-	if (keyed(e, e->enc, &e->enc_serial, &rec->wr, rec->suite, 1) ||
+	if (keyed(e, e->enc, &e->enc_key, &rec->wr, rec->suite, 1) ||
 	    EVP_EncryptUpdate(e->enc, NULL, &n, out, TLS13_HEADER) != 1 ||
 	    (n1 && EVP_EncryptUpdate(e->enc, c, &n, p1, (int)n1) != 1) ||
 	    (n2 && EVP_EncryptUpdate(e->enc, c + n1, &n, p2, (int)n2) != 1) ||
@@ -368,7 +373,7 @@ tls13_open(struct tls13_engine *e, struct tls13_rec *rec, uint8_t *buf,
 			break;
 		memcpy(hdr, buf + off, TLS13_HEADER);
 		pl = blen - TLS13_TAG;
-		if (keyed(e, e->dec, &e->dec_serial, &rec->rd, rec->suite, 0) ||
+		if (keyed(e, e->dec, &e->dec_key, &rec->rd, rec->suite, 0) ||
 		    EVP_CIPHER_CTX_ctrl(e->dec, EVP_CTRL_AEAD_SET_TAG, TLS13_TAG,
 					body + pl) != 1 ||
 		    EVP_DecryptUpdate(e->dec, NULL, &n, hdr, TLS13_HEADER) != 1 ||

@@ -97,12 +97,19 @@ struct tls13_rec {
 	uint64_t key_updates_in, key_updates_out;
 };
 
+/* What an engine's AEAD context holds: a suite's cipher (-1: none yet)
+ * and the key named `serial` (0: none). */
+struct tls13_keyed {
+	uint64_t serial;
+	int suite;
+};
+
 /* Per thread: AEAD contexts and the sealing scratch. */
 struct tls13_engine {
 	void *enc, *dec;		/* EVP_CIPHER_CTX */
 	void *kdf;			/* EVP_KDF TLS13-KDF */
 	void *cipher[TLS13_SUITE_NB];	/* EVP_CIPHER */
-	uint64_t enc_serial, dec_serial;
+	struct tls13_keyed enc_key, dec_key;
 	uint64_t next_serial;
 	uint8_t *scratch;		/* sealed records before the socket */
 	size_t scratch_cap;
