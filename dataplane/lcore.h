@@ -19,6 +19,7 @@
 #include "dataplane/port.h"
 #include "dataplane/ratelimit.h"
 #include "dataplane/session_table.h"
+#include "dataplane/spin_gate.h"
 #include "dataplane/wake.h"
 
 enum {
@@ -91,6 +92,7 @@ struct dp_lcore {
 	bool adaptive;			/* dataplane.idle = adaptive */
 	uint64_t spin_tsc;		/* busy-poll this long before napping */
 	uint64_t nap_ns;		/* nap length when ports need polling */
+	struct dp_spin_gate gate;	/* adaptive: spin only on an idle core */
 	/* what a nap waits on: the eventfd, then ports' wait fds */
 	unsigned int nb_nap_fds;
 	struct pollfd nap_fds[DP_NAP_FDS];

@@ -14,7 +14,9 @@
  * (sched_yield) at each empty poll: a thread waiting for this core (a TLS
  * thread, the clients) runs at once, and when nobody waits the yield
  * returns at once and the spin goes on. The nap and the yield are the only
- * syscalls, and they only happen when there was nothing to do. Poll mode
+ * syscalls, and they only happen when there was nothing to do. The spin
+ * also stops for a while when its yields show that other threads want the
+ * core (dataplane/spin_gate.h). Poll mode
  * (dedicated cores) spins with a pause instruction.
  */
 #include <poll.h>
@@ -79,12 +81,20 @@ dp_main_loop(void *arg)
 			last_work = rte_get_tsc_cycles();
 			continue;
 		}
-		if (lc->adaptive &&
-		    rte_get_tsc_cycles() - last_work > lc->spin_tsc) {
-			/* still idle after a nap: nap again, no spin */
-			nap(lc);
-		} else if (lc->adaptive) {
-			sched_yield();
+		if (lc->adaptive) {
+			uint64_t now = rte_get_tsc_cycles();
+
+			/* still idle after a nap: nap again, no spin; and no
+			 * spin while the core is wanted (dataplane/spin_gate.h) */
+			if (now - last_work > lc->spin_tsc ||
+			    !dp_spin_gate_open(&lc->gate, now)) {
+				nap(lc);
+			} else {
+				sched_yield();
+				if (dp_spin_gate_yielded(&lc->gate, now,
+							 rte_get_tsc_cycles()))
+					DP_COUNT(&lc->cnt, spin_gate_closed, 1);
+			}
 		} else {
 			rte_pause();
 		}

@@ -1,0 +1,98 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#include "dataplane/spin_gate.h"
+#include "tests/lib/harness.h"
+
+/* A 1 MHz clock: one cycle is one microsecond. The relay's settings: a
+ * yield over 32 us gave the core away, a verdict per 10 ms of yields, a
+ * closed gate stays closed for 200 ms. */
+enum { BUSY = 32, WINDOW = 10000, HOLD = 200000 };
+
+/* Yields of `quick` us with, every `every` yields, one of `slow` us, for
+ * `total` us from *now. Returns how many times the gate closed. */
+static int
+spin(struct dp_spin_gate *g, uint64_t *now, uint64_t total, uint64_t quick,
+     unsigned int every, uint64_t slow)
+{
+	uint64_t end = *now + total;
+	unsigned int i = 0;
+	int closed = 0;
+
+	while (*now < end) {
+		uint64_t d = every && ++i % every == 0 ? slow : quick;
+
+		CU_ASSERT_FATAL(dp_spin_gate_open(g, *now));
+		closed += dp_spin_gate_yielded(g, *now, *now + d);
+		*now += d;
+		if (!dp_spin_gate_open(g, *now))
+			break;
+	}
+	return closed;
+}
+
+static void
+test_alone_stays_open(void)
+{
+	struct dp_spin_gate g;
+	uint64_t now = 1000;
+
+	dp_spin_gate_init(&g, BUSY, WINDOW, HOLD);
+	/* nobody else on the core: every yield returns at once */
+	CU_ASSERT_EQUAL(spin(&g, &now, 10 * 1000000, 1, 0, 0), 0);
+	CU_ASSERT(dp_spin_gate_open(&g, now));
+	/* a request-response partner taking the core now and then: 40 us
+	 * every 400 us of spinning is under a tenth */
+	CU_ASSERT_EQUAL(spin(&g, &now, 10 * 1000000, 1, 400, 40), 0);
+	/* short hand-overs (under `busy`) are not counted at all */
+	CU_ASSERT_EQUAL(spin(&g, &now, 10 * 1000000, 1, 2, 30), 0);
+	CU_ASSERT(dp_spin_gate_open(&g, now));
+}
+
+static void
+test_wanted_closes_then_reopens(void)
+{
+	struct dp_spin_gate g;
+	uint64_t now = 1000, closed_at;
+
+	dp_spin_gate_init(&g, BUSY, WINDOW, HOLD);
+	/* others hold the core 100 us after every 10 yields: over 90 % */
+	CU_ASSERT_EQUAL(spin(&g, &now, 10 * 1000000, 1, 10, 100), 1);
+	closed_at = now;
+	CU_ASSERT(!dp_spin_gate_open(&g, now));
+	/* two windows of about 10 ms each, then the verdict */
+	CU_ASSERT(closed_at >= 1000 + 2 * WINDOW);
+	CU_ASSERT(closed_at <= 1000 + 2 * WINDOW + 2 * 100);
+	CU_ASSERT(!dp_spin_gate_open(&g, closed_at + HOLD - 1));
+	CU_ASSERT(dp_spin_gate_open(&g, closed_at + HOLD));
+	/* reopened, it measures anew: a quiet core keeps it open */
+	now = closed_at + HOLD;
+	CU_ASSERT_EQUAL(spin(&g, &now, 1000000, 1, 0, 0), 0);
+	CU_ASSERT(dp_spin_gate_open(&g, now));
+}
+
+static void
+test_one_busy_window_is_not_enough(void)
+{
+	struct dp_spin_gate g;
+	uint64_t now = 1000;
+
+	dp_spin_gate_init(&g, BUSY, WINDOW, HOLD);
+	/* busy windows alternating with quiet ones never close it */
+	for (int i = 0; i < 50; i++) {
+		CU_ASSERT_EQUAL(spin(&g, &now, WINDOW, 1, 10, 100), 0);
+		CU_ASSERT_EQUAL(spin(&g, &now, WINDOW, 1, 0, 0), 0);
+	}
+	CU_ASSERT(dp_spin_gate_open(&g, now));
+	/* the threshold is a quarter: a fifth of the time is not a strike */
+	CU_ASSERT_EQUAL(spin(&g, &now, 10 * 1000000, 1, 160, 40), 0);
+	/* a third is */
+	CU_ASSERT_EQUAL(spin(&g, &now, 10 * 1000000, 1, 80, 40), 1);
+}
+
+static CU_TestInfo tests[] = {
+	{"a core nobody else wants keeps the spin", test_alone_stays_open},
+	{"a wanted core stops the spin for the hold", test_wanted_closes_then_reopens},
+	{"two windows in a row, over a quarter", test_one_busy_window_is_not_enough},
+	CU_TEST_INFO_NULL,
+};
+
+HARNESS_MAIN("dataplane/spin_gate", tests)
