@@ -139,10 +139,12 @@ create_lcores(const struct derper_config *cfg)
 		lc->forwarder = i == 0;
 		lc->adaptive = cfg->dataplane.idle == CFG_IDLE_ADAPTIVE;
 		lc->spin_tsc = rte_get_tsc_hz() / 1000000 * (uint64_t)cfg->dataplane.spin_us;
-		/* a yield over 32 us gave the core away; a verdict per 10 ms
-		 * of yields; closed for 200 ms (dataplane/spin_gate.h) */
+		/* a yield over 32 us gave the core away; a verdict per 5 ms
+		 * of yields; closed for 50 ms, or until a nap of 1 ms
+		 * (dataplane/spin_gate.h) */
 		dp_spin_gate_init(&lc->gate, rte_get_tsc_hz() / 1000000 * 32,
-				  rte_get_tsc_hz() / 100, rte_get_tsc_hz() / 5);
+				  rte_get_tsc_hz() / 200, rte_get_tsc_hz() / 20,
+				  rte_get_tsc_hz() / 1000);
 		/* no ports yet: sleep until kicked (or 1 s to re-check) */
 		lc->nap_ns = 1000000000ULL;
 		lc->pool = dp.pool;

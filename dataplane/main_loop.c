@@ -49,9 +49,12 @@ nap(struct dp_lcore *lc)
 	/* re-check after publishing the flag: a producer that enqueued
 	 * before seeing it left work we must not sleep on */
 	if (!has_work(lc) && !atomic_load(&lc->quit)) {
+		uint64_t start = rte_get_tsc_cycles();
+
 		DP_COUNT(&lc->cnt, sleeps, 1);
 		kicked = ppoll(lc->nap_fds, lc->nb_nap_fds, &ts, NULL) > 0 &&
 			 (lc->nap_fds[0].revents & POLLIN);
+		dp_spin_gate_napped(&lc->gate, start, rte_get_tsc_cycles());
 	}
 	dp_wake_done(&lc->wake, kicked);
 }

@@ -19,7 +19,8 @@
  * threads, that is a strike; two strikes in a row close the gate for
  * `hold` cycles: the lcore naps as soon as it runs out of work, as with
  * spin_us = 0, and the producers' kicks wake it. Then it opens again and
- * measures anew. A request-response flow alone on the machine gives its
+ * measures anew; it opens at once when a nap lasts `quiet` (the traffic
+ * paused, so whatever comes next starts with the spin). A request-response flow alone on the machine gives its
  * core away for a few percent of the spin's time, rarely a quarter twice
  * in a row; many clients at moderate load, most of it.
  *
@@ -38,6 +39,7 @@ struct dp_spin_gate {
 	uint64_t busy;		/* a yield longer than this: another thread ran */
 	uint64_t window;	/* yield time measured for each verdict */
 	uint64_t hold;		/* how long a closed gate stays closed */
+	uint64_t quiet;		/* a nap this long reopens it */
 	uint64_t spun;		/* yield time in this window */
 	uint64_t given;		/* of which, yields that gave the core away */
 	uint64_t closed_until;	/* TSC; 0: open */
@@ -46,9 +48,10 @@ struct dp_spin_gate {
 
 static inline void
 dp_spin_gate_init(struct dp_spin_gate *g, uint64_t busy, uint64_t window,
-		  uint64_t hold)
+		  uint64_t hold, uint64_t quiet)
 {
-	*g = (struct dp_spin_gate){.busy = busy, .window = window, .hold = hold};
+	*g = (struct dp_spin_gate){.busy = busy, .window = window, .hold = hold,
+				   .quiet = quiet};
 }
 
 static inline bool
@@ -78,6 +81,19 @@ dp_spin_gate_yielded(struct dp_spin_gate *g, uint64_t start, uint64_t end)
 	}
 	g->spun = g->given = 0;
 	return closed;
+}
+
+/* A nap from `start` to `end`. One of `quiet` or more means the traffic
+ * that wanted the core has paused: what comes next (an interactive flow
+ * after a transfer) gets the spin again at once, not after the hold. */
+static inline void
+dp_spin_gate_napped(struct dp_spin_gate *g, uint64_t start, uint64_t end)
+{
+	if (end - start >= g->quiet) {
+		g->closed_until = 0;
+		g->strikes = 0;
+		g->spun = g->given = 0;
+	}
 }
 
 #endif /* DERPER_DATAPLANE_SPIN_GATE_H */

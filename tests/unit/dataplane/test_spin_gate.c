@@ -3,9 +3,9 @@
 #include "tests/lib/harness.h"
 
 /* A 1 MHz clock: one cycle is one microsecond. The relay's settings: a
- * yield over 32 us gave the core away, a verdict per 10 ms of yields, a
- * closed gate stays closed for 200 ms. */
-enum { BUSY = 32, WINDOW = 10000, HOLD = 200000 };
+ * yield over 32 us gave the core away, a verdict per 5 ms of yields, a
+ * closed gate stays closed for 50 ms, or until a nap of 1 ms. */
+enum { BUSY = 32, WINDOW = 5000, HOLD = 50000, QUIET = 1000 };
 
 /* Yields of `quick` us with, every `every` yields, one of `slow` us, for
  * `total` us from *now. Returns how many times the gate closed. */
@@ -35,7 +35,7 @@ test_alone_stays_open(void)
 	struct dp_spin_gate g;
 	uint64_t now = 1000;
 
-	dp_spin_gate_init(&g, BUSY, WINDOW, HOLD);
+	dp_spin_gate_init(&g, BUSY, WINDOW, HOLD, QUIET);
 	/* nobody else on the core: every yield returns at once */
 	CU_ASSERT_EQUAL(spin(&g, &now, 10 * 1000000, 1, 0, 0), 0);
 	CU_ASSERT(dp_spin_gate_open(&g, now));
@@ -53,12 +53,12 @@ test_wanted_closes_then_reopens(void)
 	struct dp_spin_gate g;
 	uint64_t now = 1000, closed_at;
 
-	dp_spin_gate_init(&g, BUSY, WINDOW, HOLD);
+	dp_spin_gate_init(&g, BUSY, WINDOW, HOLD, QUIET);
 	/* others hold the core 100 us after every 10 yields: over 90 % */
 	CU_ASSERT_EQUAL(spin(&g, &now, 10 * 1000000, 1, 10, 100), 1);
 	closed_at = now;
 	CU_ASSERT(!dp_spin_gate_open(&g, now));
-	/* two windows of about 10 ms each, then the verdict */
+	/* two windows of yields, then the verdict */
 	CU_ASSERT(closed_at >= 1000 + 2 * WINDOW);
 	CU_ASSERT(closed_at <= 1000 + 2 * WINDOW + 2 * 100);
 	CU_ASSERT(!dp_spin_gate_open(&g, closed_at + HOLD - 1));
@@ -75,7 +75,7 @@ test_one_busy_window_is_not_enough(void)
 	struct dp_spin_gate g;
 	uint64_t now = 1000;
 
-	dp_spin_gate_init(&g, BUSY, WINDOW, HOLD);
+	dp_spin_gate_init(&g, BUSY, WINDOW, HOLD, QUIET);
 	/* busy windows alternating with quiet ones never close it */
 	for (int i = 0; i < 50; i++) {
 		CU_ASSERT_EQUAL(spin(&g, &now, WINDOW, 1, 10, 100), 0);
@@ -88,10 +88,38 @@ test_one_busy_window_is_not_enough(void)
 	CU_ASSERT_EQUAL(spin(&g, &now, 10 * 1000000, 1, 80, 40), 1);
 }
 
+static void
+test_quiet_reopens(void)
+{
+	struct dp_spin_gate g;
+	uint64_t now = 1000;
+
+	dp_spin_gate_init(&g, BUSY, WINDOW, HOLD, QUIET);
+	CU_ASSERT_EQUAL(spin(&g, &now, 10 * 1000000, 1, 10, 100), 1);
+	/* closed: the lcore naps after each piece of work; short naps (the
+	 * load goes on) leave it closed */
+	for (int i = 0; i < 100; i++) {
+		dp_spin_gate_napped(&g, now, now + 20);
+		now += 25;
+	}
+	dp_spin_gate_napped(&g, now, now + QUIET - 1);
+	now += QUIET - 1;
+	CU_ASSERT(!dp_spin_gate_open(&g, now));
+	/* a nap of 1 ms: the traffic paused, the spin is back at once */
+	dp_spin_gate_napped(&g, now, now + QUIET);
+	now += QUIET;
+	CU_ASSERT(dp_spin_gate_open(&g, now));
+	/* and a half-measured window or a strike from before does not count:
+	 * one busy window alone does not close it again */
+	CU_ASSERT_EQUAL(spin(&g, &now, WINDOW, 1, 10, 100), 0);
+	CU_ASSERT(dp_spin_gate_open(&g, now));
+}
+
 static CU_TestInfo tests[] = {
 	{"a core nobody else wants keeps the spin", test_alone_stays_open},
 	{"a wanted core stops the spin for the hold", test_wanted_closes_then_reopens},
 	{"two windows in a row, over a quarter", test_one_busy_window_is_not_enough},
+	{"a pause in the traffic reopens it", test_quiet_reopens},
 	CU_TEST_INFO_NULL,
 };
 
