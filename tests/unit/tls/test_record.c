@@ -238,6 +238,45 @@ test_suites_both_ways(void)
 	free(data);
 }
 
+/* The relay's TLS thread seals and opens every session's records with one
+ * pair of AEAD contexts (the engine), re-keyed as consecutive records
+ * change session: same suite with another key (keyed in place), another
+ * suite, the same key again. Interleave sessions record by record. */
+static void
+test_sessions_interleaved(void)
+{
+	static const struct {
+		const char *name;
+		int suite;
+	} suites[] = {
+		{"TLS_AES_128_GCM_SHA256", TLS13_AES_128_GCM_SHA256},
+		{"TLS_AES_128_GCM_SHA256", TLS13_AES_128_GCM_SHA256},
+		{"TLS_CHACHA20_POLY1305_SHA256", TLS13_CHACHA20_POLY1305_SHA256},
+		{"TLS_AES_128_GCM_SHA256", TLS13_AES_128_GCM_SHA256},
+		{"TLS_AES_256_GCM_SHA384", TLS13_AES_256_GCM_SHA384},
+	};
+	enum { N = sizeof(suites) / sizeof(suites[0]) };
+	struct pair p[N];
+	uint8_t msg[100];
+
+	for (int i = 0; i < N; i++)
+		CU_ASSERT_EQUAL_FATAL(pair_open(&p[i], suites[i].name, suites[i].suite), 0);
+	for (int round = 0; round < 20; round++)
+		for (int i = 0; i < N; i++) {
+			/* each session's own bytes: a record opened or sealed
+			 * under another session's key would fail or differ */
+			memset(msg, 'a' + i, sizeof(msg));
+			msg[0] = (uint8_t)round;
+			CU_ASSERT_EQUAL(send_to_server(&p[i], msg, sizeof(msg)), 0);
+			CU_ASSERT_EQUAL(send_to_client(&p[i], msg, sizeof(msg)), 0);
+			/* twice in a row on the same key */
+			if (round % 3 == 0)
+				CU_ASSERT_EQUAL(send_to_client(&p[i], msg, 1), 0);
+		}
+	for (int i = 0; i < N; i++)
+		pair_close(&p[i]);
+}
+
 static void
 test_key_update_from_client(void)
 {
@@ -639,6 +678,7 @@ cleanup(void)
 
 static CU_TestInfo tests[] = {
 	{"every suite, both directions, against OpenSSL", test_suites_both_ways},
+	{"sessions interleaved on one engine", test_sessions_interleaved},
 	{"KeyUpdate from the client, requested or not", test_key_update_from_client},
 	{"our own key rotation", test_own_key_rotation},
 	{"close_notify both ways", test_close_notify},
