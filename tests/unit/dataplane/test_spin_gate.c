@@ -29,13 +29,21 @@ spin(struct dp_spin_gate *g, uint64_t *now, uint64_t total, uint64_t quick,
 	return closed;
 }
 
+static struct dp_spin_gate
+fresh_gate(void)
+{
+	struct dp_spin_gate g;
+
+	dp_spin_gate_init(&g, BUSY, WINDOW, HOLD, QUIET);
+	return g;
+}
+
 static void
 test_alone_stays_open(void)
 {
-	struct dp_spin_gate g;
+	struct dp_spin_gate g = fresh_gate();
 	uint64_t now = 1000;
 
-	dp_spin_gate_init(&g, BUSY, WINDOW, HOLD, QUIET);
 	/* nobody else on the core: every yield returns at once */
 	CU_ASSERT_EQUAL(spin(&g, &now, 10 * 1000000, 1, 0, 0), 0);
 	CU_ASSERT(dp_spin_gate_open(&g, now));
@@ -50,10 +58,9 @@ test_alone_stays_open(void)
 static void
 test_wanted_closes_then_reopens(void)
 {
-	struct dp_spin_gate g;
+	struct dp_spin_gate g = fresh_gate();
 	uint64_t now = 1000, closed_at;
 
-	dp_spin_gate_init(&g, BUSY, WINDOW, HOLD, QUIET);
 	/* others hold the core 100 us after every 10 yields: over 90 % */
 	CU_ASSERT_EQUAL(spin(&g, &now, 10 * 1000000, 1, 10, 100), 1);
 	closed_at = now;
@@ -72,10 +79,9 @@ test_wanted_closes_then_reopens(void)
 static void
 test_one_busy_window_is_not_enough(void)
 {
-	struct dp_spin_gate g;
+	struct dp_spin_gate g = fresh_gate();
 	uint64_t now = 1000;
 
-	dp_spin_gate_init(&g, BUSY, WINDOW, HOLD, QUIET);
 	/* busy windows alternating with quiet ones never close it */
 	for (int i = 0; i < 50; i++) {
 		CU_ASSERT_EQUAL(spin(&g, &now, WINDOW, 1, 10, 100), 0);
@@ -91,10 +97,9 @@ test_one_busy_window_is_not_enough(void)
 static void
 test_quiet_reopens(void)
 {
-	struct dp_spin_gate g;
+	struct dp_spin_gate g = fresh_gate();
 	uint64_t now = 1000;
 
-	dp_spin_gate_init(&g, BUSY, WINDOW, HOLD, QUIET);
 	CU_ASSERT_EQUAL(spin(&g, &now, 10 * 1000000, 1, 10, 100), 1);
 	/* closed: the lcore naps after each piece of work; short naps (the
 	 * load goes on) leave it closed */
