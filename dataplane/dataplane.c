@@ -140,11 +140,11 @@ create_lcores(const struct derper_config *cfg)
 		lc->adaptive = cfg->dataplane.idle == CFG_IDLE_ADAPTIVE;
 		lc->spin_tsc = rte_get_tsc_hz() / 1000000 * (uint64_t)cfg->dataplane.spin_us;
 		/* a yield over 32 us gave the core away; a verdict per 5 ms
-		 * of yields; closed for 50 ms, or until a nap of 1 ms
-		 * (dataplane/spin_gate.h) */
+		 * of yields; closed for 50 ms, or until a nap of 1 ms; the
+		 * receivers counted per 10 ms (dataplane/spin_gate.h) */
 		dp_spin_gate_init(&lc->gate, rte_get_tsc_hz() / 1000000 * 32,
 				  rte_get_tsc_hz() / 200, rte_get_tsc_hz() / 20,
-				  rte_get_tsc_hz() / 1000);
+				  rte_get_tsc_hz() / 1000, rte_get_tsc_hz() / 100);
 		/* no ports yet: sleep until kicked (or 1 s to re-check) */
 		lc->nap_ns = 1000000000ULL;
 		lc->pool = dp.pool;
@@ -539,6 +539,7 @@ tel_counters(struct rte_tel_data *d, const struct dp_counters *c)
 	rte_tel_data_add_dict_u64(d, "loops", c->loops);
 	rte_tel_data_add_dict_u64(d, "sleeps", c->sleeps);
 	rte_tel_data_add_dict_u64(d, "spin_gate_closed", c->spin_gate_closed);
+	rte_tel_data_add_dict_u64(d, "spin_crowded", c->spin_crowded);
 	rte_tel_data_add_dict_u64(d, "mempool_in_use", dp_pool_in_use());
 }
 

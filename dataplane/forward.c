@@ -394,6 +394,8 @@ handle_send(struct dp_lcore *lc, struct rte_mbuf *m)
 	if (likely(p && p->nb)) {
 		d->type = DP_MSG_DELIVER;
 		set_ref(d, &p->conns[0]);
+		dp_spin_gate_delivered(&lc->gate, p->conns[0].id ^
+						   (uint32_t)p->conns[0].tls << 24);
 		DP_COUNT(&lc->cnt, forwarded, 1);
 		stage(lc, d->tls, m);
 		return;

@@ -87,8 +87,11 @@ dp_main_loop(void *arg)
 		if (lc->adaptive) {
 			uint64_t now = rte_get_tsc_cycles();
 
+			if (dp_spin_gate_tick(&lc->gate, now))
+				DP_COUNT(&lc->cnt, spin_crowded, 1);
 			/* still idle after a nap: nap again, no spin; and no
-			 * spin while the core is wanted (dataplane/spin_gate.h) */
+			 * spin while the core is wanted or a crowd is served
+			 * (dataplane/spin_gate.h) */
 			if (now - last_work > lc->spin_tsc ||
 			    !dp_spin_gate_open(&lc->gate, now)) {
 				nap(lc);

@@ -20,9 +20,26 @@
  * `hold` cycles: the lcore naps as soon as it runs out of work, as with
  * spin_us = 0, and the producers' kicks wake it. Then it opens again and
  * measures anew; it opens at once when a nap lasts `quiet` (the traffic
- * paused, so whatever comes next starts with the spin). A request-response flow alone on the machine gives its
- * core away for a few percent of the spin's time, rarely a quarter twice
- * in a row; many clients at moderate load, most of it.
+ * paused, so whatever comes next starts with the spin). A
+ * request-response flow alone on the machine gives its core away for a few
+ * percent of the spin's time, rarely a quarter twice in a row; many
+ * clients at moderate load, most of it.
+ *
+ * The spin is also for a handful of flows only. A lock-step exchange (one
+ * client pinging another, Tailscale's client timing its round trips)
+ * waits for each answer, and a nap and a wake-up on every hop triple its
+ * round trip. A crowd of senders does not wait for the relay: its packets
+ * come whether or not the lcore spins. Spinning for them only moves the
+ * wait onto a CPU the scheduler then counts as taken, so it queues the TLS
+ * thread and the clients on the other one (at 250 pairs the TLS thread
+ * waited runnable 27 % of the time with the spin, 11 % without). Napping
+ * at once cut the median 4-8x at 250 and 1,000 pairs and up to 2x at 10,
+ * for the same or less CPU (docs/performance.md, "A crowd is served by
+ * wake-ups"). So
+ * the forwarder marks each packet's receiver in a 64-bit set, and per
+ * `crowd_window` the set decides: more than DP_SPIN_GATE_CROWD receivers
+ * (four pairs of Tailscale's client) and the lcore naps as soon as it runs
+ * out of work until a window with fewer.
  *
  * Lcore-local and pure: TSC values in, no clock read here (unit tests
  * feed it synthetic times).
@@ -33,7 +50,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-enum { DP_SPIN_GATE_STRIKES = 2 };
+enum { DP_SPIN_GATE_STRIKES = 2, DP_SPIN_GATE_CROWD = 8 };
 
 struct dp_spin_gate {
 	uint64_t busy;		/* a yield longer than this: another thread ran */
@@ -44,20 +61,49 @@ struct dp_spin_gate {
 	uint64_t given;		/* of which, yields that gave the core away */
 	uint64_t closed_until;	/* TSC; 0: open */
 	unsigned int strikes;	/* windows in a row over a quarter */
+	uint64_t crowd_window;	/* receivers counted over this long */
+	uint64_t crowd_end;	/* TSC: this window's verdict is due */
+	uint64_t receivers;	/* this window's, one bit per hashed id */
+	bool crowd;		/* the last window's verdict */
 };
 
 static inline void
 dp_spin_gate_init(struct dp_spin_gate *g, uint64_t busy, uint64_t window,
-		  uint64_t hold, uint64_t quiet)
+		  uint64_t hold, uint64_t quiet, uint64_t crowd_window)
 {
 	*g = (struct dp_spin_gate){.busy = busy, .window = window, .hold = hold,
-				   .quiet = quiet};
+				   .quiet = quiet, .crowd_window = crowd_window};
+}
+
+/* A packet forwarded to the session `id` names (its number on its TLS
+ * thread, mixed with the thread's). */
+static inline void
+dp_spin_gate_delivered(struct dp_spin_gate *g, uint32_t id)
+{
+	/* Fibonacci hashing: sequential ids spread over the 64 bits */
+	g->receivers |= 1ULL << ((id * 0x9E3779B97F4A7C15ULL) >> 58);
+}
+
+/* Ends the crowd window if it is due. True if its verdict newly found a
+ * crowd (telemetry counts these). */
+static inline bool
+dp_spin_gate_tick(struct dp_spin_gate *g, uint64_t now)
+{
+	bool was = g->crowd;
+
+	if (now < g->crowd_end)
+		return false;
+	g->crowd = (unsigned int)__builtin_popcountll(g->receivers) >
+		   DP_SPIN_GATE_CROWD;
+	g->receivers = 0;
+	g->crowd_end = now + g->crowd_window;
+	return g->crowd && !was;
 }
 
 static inline bool
 dp_spin_gate_open(const struct dp_spin_gate *g, uint64_t now)
 {
-	return now >= g->closed_until;
+	return now >= g->closed_until && !g->crowd;
 }
 
 /* A yield of the spin, from `start` to `end`. True if it closed the gate. */
@@ -84,8 +130,9 @@ dp_spin_gate_yielded(struct dp_spin_gate *g, uint64_t start, uint64_t end)
 }
 
 /* A nap from `start` to `end`. One of `quiet` or more means the traffic
- * that wanted the core has paused: what comes next (an interactive flow
- * after a transfer) gets the spin again at once, not after the hold. */
+ * that wanted the core, or the crowd, has paused: what comes next (an
+ * interactive flow after a transfer) gets the spin again at once, not
+ * after the hold or the crowd's window. */
 static inline void
 dp_spin_gate_napped(struct dp_spin_gate *g, uint64_t start, uint64_t end)
 {
@@ -93,6 +140,9 @@ dp_spin_gate_napped(struct dp_spin_gate *g, uint64_t start, uint64_t end)
 		g->closed_until = 0;
 		g->strikes = 0;
 		g->spun = g->given = 0;
+		g->crowd = false;
+		g->receivers = 0;
+		g->crowd_end = end + g->crowd_window;
 	}
 }
 

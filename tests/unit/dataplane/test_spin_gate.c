@@ -4,8 +4,9 @@
 
 /* A 1 MHz clock: one cycle is one microsecond. The relay's settings: a
  * yield over 32 us gave the core away, a verdict per 5 ms of yields, a
- * closed gate stays closed for 50 ms, or until a nap of 1 ms. */
-enum { BUSY = 32, WINDOW = 5000, HOLD = 50000, QUIET = 1000 };
+ * closed gate stays closed for 50 ms, or until a nap of 1 ms; receivers
+ * counted per 10 ms. */
+enum { BUSY = 32, WINDOW = 5000, HOLD = 50000, QUIET = 1000, CROWD_WINDOW = 10000 };
 
 /* Yields of `quick` us with, every `every` yields, one of `slow` us, for
  * `total` us from *now. Returns how many times the gate closed. */
@@ -34,7 +35,7 @@ fresh_gate(void)
 {
 	struct dp_spin_gate g;
 
-	dp_spin_gate_init(&g, BUSY, WINDOW, HOLD, QUIET);
+	dp_spin_gate_init(&g, BUSY, WINDOW, HOLD, QUIET, CROWD_WINDOW);
 	return g;
 }
 
@@ -120,11 +121,108 @@ test_quiet_reopens(void)
 	CU_ASSERT(dp_spin_gate_open(&g, now));
 }
 
+/* One crowd window from *now: `packets` packets to ids first, first + 1,
+ * ... first + receivers - 1 in turn, then the verdict. Returns whether the
+ * verdict newly found a crowd. */
+static bool
+window_of(struct dp_spin_gate *g, uint64_t *now, uint32_t first,
+	  uint32_t receivers, unsigned int packets)
+{
+	uint64_t end = *now + CROWD_WINDOW;
+
+	for (unsigned int i = 0; i < packets; i++) {
+		dp_spin_gate_delivered(g, first + i % receivers);
+		/* not due yet: no verdict, whatever was delivered */
+		CU_ASSERT_FALSE(dp_spin_gate_tick(g, *now + i % CROWD_WINDOW));
+	}
+	*now = end;
+	return dp_spin_gate_tick(g, *now);
+}
+
+static void
+test_few_receivers_keep_the_spin(void)
+{
+	struct dp_spin_gate g = fresh_gate();
+	uint64_t now = 1000;
+
+	CU_ASSERT_FALSE(dp_spin_gate_tick(&g, now));	/* starts the first window */
+	/* a ping-pong (two receivers), then DP_SPIN_GATE_CROWD in turn (four
+	 * pairs of Tailscale's client): as many packets as the crowd below,
+	 * never a crowd */
+	for (int i = 0; i < 20; i++) {
+		CU_ASSERT_FALSE(window_of(&g, &now, 7, 2, 500));
+		CU_ASSERT(dp_spin_gate_open(&g, now));
+	}
+	for (int i = 0; i < 20; i++) {
+		CU_ASSERT_FALSE(window_of(&g, &now, 1000 + 10 * (uint32_t)i, DP_SPIN_GATE_CROWD, 500));
+		CU_ASSERT(dp_spin_gate_open(&g, now));
+	}
+	/* a window without packets is no crowd either */
+	CU_ASSERT_FALSE(window_of(&g, &now, 0, 1, 0));
+	CU_ASSERT(dp_spin_gate_open(&g, now));
+}
+
+static void
+test_crowd_stops_the_spin_while_it_lasts(void)
+{
+	struct dp_spin_gate g = fresh_gate();
+	uint64_t now = 1000;
+
+	CU_ASSERT_FALSE(dp_spin_gate_tick(&g, now));
+	/* 500 sessions, one packet each in the window: a crowd, counted once */
+	CU_ASSERT(window_of(&g, &now, 1, 500, 500));
+	CU_ASSERT_FALSE(dp_spin_gate_open(&g, now));
+	CU_ASSERT_FALSE(window_of(&g, &now, 1, 500, 500));	/* still one */
+	CU_ASSERT_FALSE(dp_spin_gate_open(&g, now));
+	/* sequential ids, ten pairs' worth, are enough */
+	CU_ASSERT_FALSE(window_of(&g, &now, 40, 20, 20));
+	CU_ASSERT_FALSE(dp_spin_gate_open(&g, now));
+	/* the crowd leaves, a ping-pong stays: the next verdict spins again */
+	CU_ASSERT_FALSE(window_of(&g, &now, 3, 2, 400));
+	CU_ASSERT(dp_spin_gate_open(&g, now));
+	/* and a crowd coming back is counted again */
+	CU_ASSERT(window_of(&g, &now, 1, 64, 64));
+	CU_ASSERT_FALSE(dp_spin_gate_open(&g, now));
+	/* the crowd's traffic pauses for 1 ms: what comes next spins at once,
+	 * and the window restarts empty */
+	dp_spin_gate_napped(&g, now, now + QUIET - 1);
+	CU_ASSERT_FALSE(dp_spin_gate_open(&g, now + QUIET - 1));
+	now += QUIET - 1;
+	dp_spin_gate_napped(&g, now, now + QUIET);
+	now += QUIET;
+	CU_ASSERT(dp_spin_gate_open(&g, now));
+	CU_ASSERT_FALSE(window_of(&g, &now, 3, 2, 400));
+	CU_ASSERT(dp_spin_gate_open(&g, now));
+}
+
+static void
+test_crowd_and_wanted_core_are_separate(void)
+{
+	struct dp_spin_gate g = fresh_gate();
+	uint64_t now = 1000;
+
+	/* the core wanted: closed for the hold, whatever the receivers */
+	CU_ASSERT_EQUAL(spin(&g, &now, 10 * 1000000, 1, 10, 100), 1);
+	CU_ASSERT_FALSE(dp_spin_gate_tick(&g, now));
+	CU_ASSERT_FALSE(window_of(&g, &now, 3, 2, 100));
+	CU_ASSERT_FALSE(dp_spin_gate_open(&g, now));
+	now += HOLD;
+	CU_ASSERT(dp_spin_gate_open(&g, now));
+	/* a crowd does not touch the yields' verdict */
+	CU_ASSERT(window_of(&g, &now, 1, 100, 100));
+	CU_ASSERT_FALSE(dp_spin_gate_open(&g, now));
+	CU_ASSERT_EQUAL(g.strikes, 0);
+	CU_ASSERT(g.closed_until <= now);
+}
+
 static CU_TestInfo tests[] = {
 	{"a core nobody else wants keeps the spin", test_alone_stays_open},
 	{"a wanted core stops the spin for the hold", test_wanted_closes_then_reopens},
 	{"two windows in a row, over a quarter", test_one_busy_window_is_not_enough},
 	{"a pause in the traffic reopens it", test_quiet_reopens},
+	{"a few receivers keep the spin", test_few_receivers_keep_the_spin},
+	{"a crowd of receivers stops it while it lasts", test_crowd_stops_the_spin_while_it_lasts},
+	{"crowd and wanted core are separate verdicts", test_crowd_and_wanted_core_are_separate},
 	CU_TEST_INFO_NULL,
 };
 
