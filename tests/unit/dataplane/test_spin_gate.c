@@ -139,6 +139,17 @@ window_of(struct dp_spin_gate *g, uint64_t *now, uint32_t first,
 	return dp_spin_gate_tick(g, *now);
 }
 
+/* A window as above, then what its verdict must be: newly a crowd (the
+ * count), and whether the lcore spins after it. */
+static void
+expect_window(struct dp_spin_gate *g, uint64_t *now, uint32_t first,
+	      uint32_t receivers, unsigned int packets, bool newly_crowd,
+	      bool spins)
+{
+	CU_ASSERT_EQUAL(window_of(g, now, first, receivers, packets), newly_crowd);
+	CU_ASSERT_EQUAL(dp_spin_gate_open(g, *now), spins);
+}
+
 static void
 test_few_receivers_keep_the_spin(void)
 {
@@ -149,17 +160,13 @@ test_few_receivers_keep_the_spin(void)
 	/* a ping-pong (two receivers), then DP_SPIN_GATE_CROWD in turn (four
 	 * pairs of Tailscale's client): as many packets as the crowd below,
 	 * never a crowd */
-	for (int i = 0; i < 20; i++) {
-		CU_ASSERT_FALSE(window_of(&g, &now, 7, 2, 500));
-		CU_ASSERT(dp_spin_gate_open(&g, now));
-	}
-	for (int i = 0; i < 20; i++) {
-		CU_ASSERT_FALSE(window_of(&g, &now, 1000 + 10 * (uint32_t)i, DP_SPIN_GATE_CROWD, 500));
-		CU_ASSERT(dp_spin_gate_open(&g, now));
-	}
+	for (uint32_t i = 0; i < 20; i++)
+		expect_window(&g, &now, 7, 2, 500, false, true);
+	for (uint32_t i = 0; i < 20; i++)
+		expect_window(&g, &now, 1000 + 10 * i, DP_SPIN_GATE_CROWD, 500,
+			      false, true);
 	/* a window without packets is no crowd either */
-	CU_ASSERT_FALSE(window_of(&g, &now, 0, 1, 0));
-	CU_ASSERT(dp_spin_gate_open(&g, now));
+	expect_window(&g, &now, 0, 1, 0, false, true);
 }
 
 static void
@@ -170,19 +177,14 @@ test_crowd_stops_the_spin_while_it_lasts(void)
 
 	CU_ASSERT_FALSE(dp_spin_gate_tick(&g, now));
 	/* 500 sessions, one packet each in the window: a crowd, counted once */
-	CU_ASSERT(window_of(&g, &now, 1, 500, 500));
-	CU_ASSERT_FALSE(dp_spin_gate_open(&g, now));
-	CU_ASSERT_FALSE(window_of(&g, &now, 1, 500, 500));	/* still one */
-	CU_ASSERT_FALSE(dp_spin_gate_open(&g, now));
+	expect_window(&g, &now, 1, 500, 500, true, false);
+	expect_window(&g, &now, 1, 500, 500, false, false);	/* still one */
 	/* sequential ids, ten pairs' worth, are enough */
-	CU_ASSERT_FALSE(window_of(&g, &now, 40, 20, 20));
-	CU_ASSERT_FALSE(dp_spin_gate_open(&g, now));
+	expect_window(&g, &now, 40, 20, 20, false, false);
 	/* the crowd leaves, a ping-pong stays: the next verdict spins again */
-	CU_ASSERT_FALSE(window_of(&g, &now, 3, 2, 400));
-	CU_ASSERT(dp_spin_gate_open(&g, now));
+	expect_window(&g, &now, 3, 2, 400, false, true);
 	/* and a crowd coming back is counted again */
-	CU_ASSERT(window_of(&g, &now, 1, 64, 64));
-	CU_ASSERT_FALSE(dp_spin_gate_open(&g, now));
+	expect_window(&g, &now, 1, 64, 64, true, false);
 	/* the crowd's traffic pauses for 1 ms: what comes next spins at once,
 	 * and the window restarts empty */
 	dp_spin_gate_napped(&g, now, now + QUIET - 1);
@@ -191,8 +193,7 @@ test_crowd_stops_the_spin_while_it_lasts(void)
 	dp_spin_gate_napped(&g, now, now + QUIET);
 	now += QUIET;
 	CU_ASSERT(dp_spin_gate_open(&g, now));
-	CU_ASSERT_FALSE(window_of(&g, &now, 3, 2, 400));
-	CU_ASSERT(dp_spin_gate_open(&g, now));
+	expect_window(&g, &now, 3, 2, 400, false, true);
 }
 
 static void
@@ -204,13 +205,11 @@ test_crowd_and_wanted_core_are_separate(void)
 	/* the core wanted: closed for the hold, whatever the receivers */
 	CU_ASSERT_EQUAL(spin(&g, &now, 10 * 1000000, 1, 10, 100), 1);
 	CU_ASSERT_FALSE(dp_spin_gate_tick(&g, now));
-	CU_ASSERT_FALSE(window_of(&g, &now, 3, 2, 100));
-	CU_ASSERT_FALSE(dp_spin_gate_open(&g, now));
+	expect_window(&g, &now, 3, 2, 100, false, false);
 	now += HOLD;
 	CU_ASSERT(dp_spin_gate_open(&g, now));
 	/* a crowd does not touch the yields' verdict */
-	CU_ASSERT(window_of(&g, &now, 1, 100, 100));
-	CU_ASSERT_FALSE(dp_spin_gate_open(&g, now));
+	expect_window(&g, &now, 1, 100, 100, true, false);
 	CU_ASSERT_EQUAL(g.strikes, 0);
 	CU_ASSERT(g.closed_until <= now);
 }
