@@ -132,7 +132,9 @@ dp_spin_gate_yielded(struct dp_spin_gate *g, uint64_t start, uint64_t end)
 /* A nap from `start` to `end`. One of `quiet` or more means the traffic
  * that wanted the core, or the crowd, has paused: what comes next (an
  * interactive flow after a transfer) gets the spin again at once, not
- * after the hold or the crowd's window. */
+ * after the hold or the crowd's window. The window goes on counting: a
+ * crowd that sends in bursts with pauses between them is still found at
+ * its end. */
 static inline void
 dp_spin_gate_napped(struct dp_spin_gate *g, uint64_t start, uint64_t end)
 {
@@ -141,8 +143,6 @@ dp_spin_gate_napped(struct dp_spin_gate *g, uint64_t start, uint64_t end)
 		g->strikes = 0;
 		g->spun = g->given = 0;
 		g->crowd = false;
-		g->receivers = 0;
-		g->crowd_end = end + g->crowd_window;
 	}
 }
 

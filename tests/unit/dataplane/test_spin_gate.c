@@ -185,15 +185,37 @@ test_crowd_stops_the_spin_while_it_lasts(void)
 	expect_window(&g, &now, 3, 2, 400, false, true);
 	/* and a crowd coming back is counted again */
 	expect_window(&g, &now, 1, 64, 64, true, false);
-	/* the crowd's traffic pauses for 1 ms: what comes next spins at once,
-	 * and the window restarts empty */
+	/* the crowd's traffic pauses for 1 ms: what comes next spins at once */
 	dp_spin_gate_napped(&g, now, now + QUIET - 1);
 	CU_ASSERT_FALSE(dp_spin_gate_open(&g, now + QUIET - 1));
 	now += QUIET - 1;
 	dp_spin_gate_napped(&g, now, now + QUIET);
 	now += QUIET;
 	CU_ASSERT(dp_spin_gate_open(&g, now));
+	/* a ping-pong alone in the rest of the window keeps the spin */
 	expect_window(&g, &now, 3, 2, 400, false, true);
+}
+
+static void
+test_crowd_in_bursts_is_found(void)
+{
+	struct dp_spin_gate g = fresh_gate();
+	uint64_t now = 1000;
+
+	CU_ASSERT_FALSE(dp_spin_gate_tick(&g, now));
+	/* bursts of 5 receivers, 2 ms apart: each pause spins again, and
+	 * the window still adds them up to a crowd */
+	for (uint32_t b = 0; b < 4; b++) {
+		for (uint32_t i = 0; i < 5; i++)
+			dp_spin_gate_delivered(&g, 5 * b + i);
+		CU_ASSERT_FALSE(dp_spin_gate_tick(&g, now));
+		dp_spin_gate_napped(&g, now, now + 2 * QUIET);
+		now += 2 * QUIET;
+		CU_ASSERT(dp_spin_gate_open(&g, now));
+	}
+	now += CROWD_WINDOW - 4 * 2 * QUIET;
+	CU_ASSERT(dp_spin_gate_tick(&g, now));
+	CU_ASSERT_FALSE(dp_spin_gate_open(&g, now));
 }
 
 static void
@@ -221,6 +243,7 @@ static CU_TestInfo tests[] = {
 	{"a pause in the traffic reopens it", test_quiet_reopens},
 	{"a few receivers keep the spin", test_few_receivers_keep_the_spin},
 	{"a crowd of receivers stops it while it lasts", test_crowd_stops_the_spin_while_it_lasts},
+	{"a crowd in bursts with pauses is found", test_crowd_in_bursts_is_found},
 	{"crowd and wanted core are separate verdicts", test_crowd_and_wanted_core_are_separate},
 	CU_TEST_INFO_NULL,
 };
