@@ -385,6 +385,17 @@ send_unknown(struct dp_lcore *lc, struct rte_mbuf *m)
 	stage(lc, d->tls, m);
 }
 
+/* The idle policy counts the receivers of each window
+ * (dataplane/spin_gate.h): a key's first bytes name it, local or not. */
+static inline void
+receiver(struct dp_lcore *lc, const struct dp_peer *p)
+{
+	uint32_t k;
+
+	memcpy(&k, p->key, sizeof(k));
+	dp_spin_gate_delivered(&lc->gate, k);
+}
+
 static void
 handle_send(struct dp_lcore *lc, struct rte_mbuf *m)
 {
@@ -394,8 +405,7 @@ handle_send(struct dp_lcore *lc, struct rte_mbuf *m)
 	if (likely(p && p->nb)) {
 		d->type = DP_MSG_DELIVER;
 		set_ref(d, &p->conns[0]);
-		dp_spin_gate_delivered(&lc->gate, p->conns[0].id ^
-						   (uint32_t)p->conns[0].tls << 24);
+		receiver(lc, p);
 		DP_COUNT(&lc->cnt, forwarded, 1);
 		stage(lc, d->tls, m);
 		return;
@@ -404,6 +414,7 @@ handle_send(struct dp_lcore *lc, struct rte_mbuf *m)
 	if (p && p->nb_fwd && !(d->flags & DP_PKT_FORWARDED)) {
 		d->type = DP_MSG_FORWARD;
 		d->port = p->fwd[0];
+		receiver(lc, p);
 		DP_COUNT(&lc->cnt, mesh_forwarded, 1);
 		stage(lc, lc->nb_tls + p->fwd[0], m);
 		return;

@@ -35,11 +35,11 @@
  * waited runnable 27 % of the time with the spin, 11 % without). Napping
  * at once cut the median 4-8x at 250 and 1,000 pairs and up to 2x at 10,
  * for the same or less CPU (docs/performance.md, "A crowd is served by
- * wake-ups"). So
- * the forwarder marks each packet's receiver in a 64-bit set, and per
- * `crowd_window` the set decides: more than DP_SPIN_GATE_CROWD receivers
- * (four pairs of Tailscale's client) and the lcore naps as soon as it runs
- * out of work until a window with fewer.
+ * wake-ups"). So the forwarder marks each packet's receiver, local or
+ * over a mesh link, in a 64-bit set, and per `crowd_window` the set
+ * decides: more than DP_SPIN_GATE_CROWD receivers (four pairs of
+ * Tailscale's client) and the lcore naps as soon as it runs out of work
+ * until a window with fewer.
  *
  * Lcore-local and pure: TSC values in, no clock read here (unit tests
  * feed it synthetic times).
@@ -75,12 +75,12 @@ dp_spin_gate_init(struct dp_spin_gate *g, uint64_t busy, uint64_t window,
 				   .quiet = quiet, .crowd_window = crowd_window};
 }
 
-/* A packet forwarded to the session `id` names (its number on its TLS
- * thread, mixed with the thread's). */
+/* A packet forwarded to the receiver `id` names (the forwarder passes
+ * its key's first bytes). */
 static inline void
 dp_spin_gate_delivered(struct dp_spin_gate *g, uint32_t id)
 {
-	/* Fibonacci hashing: sequential ids spread over the 64 bits */
+	/* Fibonacci hashing: even sequential ids spread over the 64 bits */
 	g->receivers |= 1ULL << ((id * 0x9E3779B97F4A7C15ULL) >> 58);
 }
 
