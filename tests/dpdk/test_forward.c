@@ -562,6 +562,43 @@ test_mesh_forward(void)
 	CU_ASSERT_EQUAL(rte_mempool_in_use_count(pool), base);
 }
 
+/* The idle policy's crowd (dataplane/spin_gate.h) counts every packet's
+ * receiver: a local ping-pong is two, ten keys behind a mesh link are ten
+ * (one link, but ten flows the spin would not help). */
+static void
+test_crowd_counts_receivers(void)
+{
+	unsigned int base = rte_mempool_in_use_count(pool);
+
+	run(msg(DP_MSG_SESSION_UP, 0, 1, 1, 0xa, 0, DP_SESS_REGULAR));
+	run(msg(DP_MSG_SESSION_UP, 1, 2, 1, 0xb, 0, DP_SESS_REGULAR));
+	for (uint8_t k = 0x10; k < 0x1a; k++)
+		run(link_msg(DP_MSG_FWD_ADD, 0, k));
+	drain_all();
+	CU_ASSERT_FALSE(dp_spin_gate_tick(&lc->gate, 1));	/* a fresh window */
+	for (int i = 0; i < 50; i++) {
+		run(msg(DP_MSG_SEND, 0, 1, 1, 0xb, 0xa, 0));
+		run(msg(DP_MSG_SEND, 1, 2, 1, 0xa, 0xb, 0));
+		drain_all();
+	}
+	CU_ASSERT_FALSE(dp_spin_gate_tick(&lc->gate, 2));
+	CU_ASSERT(dp_spin_gate_open(&lc->gate, 2));
+	for (uint8_t k = 0x10; k < 0x1a; k++)
+		run(msg(DP_MSG_SEND, 0, 1, 1, k, 0xa, 0));
+	drain_all();
+	CU_ASSERT(dp_spin_gate_tick(&lc->gate, 3));
+	CU_ASSERT_FALSE(dp_spin_gate_open(&lc->gate, 3));
+	CU_ASSERT_FALSE(dp_spin_gate_tick(&lc->gate, 4));	/* an empty window */
+	CU_ASSERT(dp_spin_gate_open(&lc->gate, 4));
+	for (uint8_t k = 0x10; k < 0x1a; k++)
+		run(link_msg(DP_MSG_FWD_DEL, 0, k));
+	run(msg(DP_MSG_SESSION_DOWN, 0, 1, 1, 0xa, 0, 0));
+	run(msg(DP_MSG_SESSION_DOWN, 1, 2, 1, 0xb, 0, 0));
+	drain_all();
+	CU_ASSERT_EQUAL(table.nb_keys, 0);
+	CU_ASSERT_EQUAL(rte_mempool_in_use_count(pool), base);
+}
+
 /* A link drops: every key it alone knew leaves the region; a key that is
  * also local stays, silently. */
 static void
@@ -678,6 +715,7 @@ static CU_TestInfo tests[] = {
 	{"mesh: forward over a link, local wins", test_mesh_forward},
 	{"mesh: link down forgets its keys", test_mesh_link_down},
 	{"mesh: ClosePeer", test_close_peer},
+	{"the idle policy counts receivers, local and over a link", test_crowd_counts_receivers},
 	{"poll loop sleeps and wakes", test_main_loop_wakeup},
 	CU_TEST_INFO_NULL,
 };
