@@ -16,7 +16,8 @@
  * returns at once and the spin goes on. The nap and the yield are the only
  * syscalls, and they only happen when there was nothing to do. The spin
  * also stops for a while when its yields show that other threads want the
- * core (dataplane/spin_gate.h). Poll mode
+ * core, and while the last window's packets went to a crowd of receivers
+ * (dataplane/spin_gate.h). Poll mode
  * (dedicated cores) spins with a pause instruction.
  */
 #include <poll.h>
