@@ -577,11 +577,17 @@ order(char *err, size_t errlen)
 		problem("finalize", &r, err, errlen);
 		goto out;
 	}
-	resp_free(&r);
+	/*
+	 * The answer is the order. Until it is valid, wait the server's
+	 * Retry-After (1 s without one) before each poll, the first one
+	 * included (RFC 8555 7.4): a poll at once only finds "processing",
+	 * and pebble's order handler can deadlock with an issuance that
+	 * finishes during it (it takes the order's read lock twice).
+	 */
+	if (acme_parse_order(r.body ? r.body : "", r.len, &o, err, errlen))
+		goto out;
 	end = time(NULL) + POLL_TIMEOUT_S;
 	for (;;) {
-		if (fetch(order_url, &o, NULL, &r, err, errlen))
-			goto out;
 		if (o.status == ACME_ST_VALID && *o.certificate)
 			break;
 		if ((o.status != ACME_ST_PROCESSING && o.status != ACME_ST_READY) ||
@@ -592,6 +598,8 @@ order(char *err, size_t errlen)
 		if (pause_s(wait_hint(&r)))
 			goto out;
 		resp_free(&r);
+		if (fetch(order_url, &o, NULL, &r, err, errlen))
+			goto out;
 	}
 	resp_free(&r);
 	if (post(o.certificate, NULL, &r, err, errlen))
