@@ -39,6 +39,40 @@ has_work(const struct dp_lcore *lc)
 	return lc->forwarder && !dp_forward_idle(lc);
 }
 
+/* Adaptive idle, after a poll that found nothing: true to spin on (the
+ * CPU yielded once), false to nap. Still idle after a nap: nap again, no
+ * spin; and no spin while the core is wanted or a crowd is served
+ * (dataplane/spin_gate.h). */
+static bool
+spin_on(struct dp_lcore *lc, uint64_t last_work)
+{
+	uint64_t now = rte_get_tsc_cycles();
+
+	if (dp_spin_gate_tick(&lc->gate, now))
+		DP_COUNT(&lc->cnt, spin_crowded, 1);
+	if (now - last_work > lc->spin_tsc || !dp_spin_gate_open(&lc->gate, now))
+		return false;
+	sched_yield();
+	if (dp_spin_gate_yielded(&lc->gate, now, rte_get_tsc_cycles()))
+		DP_COUNT(&lc->cnt, spin_gate_closed, 1);
+	return true;
+}
+
+static unsigned int
+poll_once(struct dp_lcore *lc)
+{
+	unsigned int n = 0;
+
+	if (lc->nb_rxq)
+		n += dp_wire_poll(lc);
+	if (lc->forwarder)
+		n += dp_forward_poll(lc);
+	DP_COUNT(&lc->cnt, loops, 1);
+	if (n)
+		DP_COUNT(&lc->cnt, busy_loops, 1);
+	return n;
+}
+
 static void
 nap(struct dp_lcore *lc)
 {
@@ -73,38 +107,17 @@ dp_main_loop(void *arg)
 	last_work = rte_get_tsc_cycles();
 
 	while (!atomic_load_explicit(&lc->quit, memory_order_relaxed)) {
-		unsigned int n = 0;
-
-		if (lc->nb_rxq)
-			n += dp_wire_poll(lc);
-		if (lc->forwarder)
-			n += dp_forward_poll(lc);
-		DP_COUNT(&lc->cnt, loops, 1);
-		if (n) {
-			DP_COUNT(&lc->cnt, busy_loops, 1);
+		if (poll_once(lc)) {
 			last_work = rte_get_tsc_cycles();
 			continue;
 		}
 		if (lc->adaptive) {
-			uint64_t now = rte_get_tsc_cycles();
-
-			if (dp_spin_gate_tick(&lc->gate, now))
-				DP_COUNT(&lc->cnt, spin_crowded, 1);
-			/* still idle after a nap: nap again, no spin; and no
-			 * spin while the core is wanted or a crowd is served
-			 * (dataplane/spin_gate.h) */
-			if (now - last_work > lc->spin_tsc ||
-			    !dp_spin_gate_open(&lc->gate, now)) {
+			if (!spin_on(lc, last_work))
 				nap(lc);
-			} else {
-				sched_yield();
-				if (dp_spin_gate_yielded(&lc->gate, now,
-							 rte_get_tsc_cycles()))
-					DP_COUNT(&lc->cnt, spin_gate_closed, 1);
-			}
 		} else {
 			rte_pause();
 		}
 	}
 	return 0;
 }
+
