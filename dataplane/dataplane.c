@@ -361,9 +361,27 @@ dp_mesh_link(unsigned int link)
 	return dp.nb_tls + link < dp.nb_ep ? &dp.links[dp.nb_tls + link] : NULL;
 }
 
+/* Inline forwarding (dataplane.h): nothing to poll but the rings, and
+ * every ring's other end on one TLS thread (mesh links only kick). */
+static bool
+inline_forwarding(void)
+{
+	const struct dp_lcore *lc = dp.lcores[0];
+
+	return dp.nb_lcores == 1 && dp.nb_tls == 1 && lc->adaptive && lc->nb_rxq == 0;
+}
+
 int
 dp_start(void)
 {
+	if (inline_forwarding()) {
+		dp.links[0].inline_fwd = dp.lcores[0];
+		LOG_INFO("dataplane: forwarding inline", "tls=0 lcore=%u reason=\"%s\"",
+			 dp.lcores[0]->lcore_id,
+			 "shared cores, one TLS thread, no port to poll");
+		dp.started = true;
+		return 0;
+	}
 	for (unsigned int i = 0; i < dp.nb_lcores; i++) {
 		int rc = rte_eal_remote_launch(dp_main_loop, dp.lcores[i],
 					       dp.lcores[i]->lcore_id);

@@ -9,6 +9,7 @@
 #ifndef DERPER_DATAPLANE_DATAPLANE_H
 #define DERPER_DATAPLANE_DATAPLANE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "config/config.h"
@@ -17,6 +18,7 @@
 
 struct rte_ring;
 struct rte_mempool;
+struct dp_lcore;
 
 /* A TLS thread's end of its ring pair with the forwarding lcore. */
 struct dp_tls_link {
@@ -26,6 +28,9 @@ struct dp_tls_link {
 	struct dp_wake *wake;		/* our own: the forwarder kicks it */
 	struct rte_mempool *pool;
 	int fwd_cpu;			/* the forwarder's one CPU if shared, else -1 */
+	/* Set by dp_start when this TLS thread runs the forwarder itself
+	 * (see "Inline forwarding" below), else NULL. */
+	struct dp_lcore *inline_fwd;
 };
 
 /* After EAL init, for nb_tls TLS threads and nb_mesh outbound mesh links
@@ -39,8 +44,32 @@ struct dp_tls_link *dp_tls_link(unsigned int tls);
 /* Ring pair of mesh link `link` (0 .. nb_mesh - 1); valid until dp_uninit(). */
 struct dp_tls_link *dp_mesh_link(unsigned int link);
 
-/* Launch every dataplane lcore. Returns 0 or -errno. */
+/* Launch every dataplane lcore, or hand the forwarder to the one TLS
+ * thread (inline forwarding, below). Returns 0 or -errno. */
 int dp_start(void);
+
+/*
+ * Inline forwarding. On shared cores (idle = adaptive) with one TLS thread,
+ * one dataplane lcore and no port to poll, the forwarder gets no thread of
+ * its own: the TLS thread runs it on its own turns, between reading its
+ * sockets and writing them. The rings stay as they are; what goes away is
+ * the hop between two threads, a kick and a wait per packet, which on
+ * shared cores costs a wake-up of another CPU. Called only by that TLS
+ * thread (link->inline_fwd):
+ *   dp_inline_run    forwards what the rings hold (bounded); messages moved
+ *   dp_inline_busy   the forwarder has work waiting (skip the sleep)
+ *   dp_inline_spin   after a turn with nothing to do, the lcore's idle
+ *                    policy (main_loop.c): true to poll again at once (it
+ *                    yielded the CPU once), false to sleep
+ *   dp_inline_slept  the sleep that followed, start and end in TSC
+ *   dp_inline_wake   the forwarder's eventfd: mesh links kick it, so the
+ *                    TLS thread polls it and prepares it before sleeping
+ */
+unsigned int dp_inline_run(struct dp_lcore *lc);
+bool dp_inline_busy(const struct dp_lcore *lc);
+bool dp_inline_spin(struct dp_lcore *lc, uint64_t last_work);
+void dp_inline_slept(struct dp_lcore *lc, uint64_t start, uint64_t end);
+struct dp_wake *dp_inline_wake(struct dp_lcore *lc);
 
 /* Ask every lcore to quit, wake it, and wait for it. */
 void dp_stop(void);

@@ -19,6 +19,10 @@
  * core, and while the last window's packets went to a crowd of receivers
  * (dataplane/spin_gate.h). Poll mode
  * (dedicated cores) spins with a pause instruction.
+ *
+ * Under inline forwarding (dataplane/dataplane.h) no lcore runs this loop:
+ * the one TLS thread calls dp_inline_run for the poll step and
+ * dp_inline_spin for the idle decision, and sleeps in its own epoll.
  */
 #include <poll.h>
 #include <sched.h>
@@ -28,6 +32,7 @@
 #include <rte_pause.h>
 
 #include "base/sched_slice.h"
+#include "dataplane/dataplane.h"
 #include "dataplane/forward.h"
 #include "dataplane/lcore.h"
 #include "dataplane/main_loop.h"
@@ -121,3 +126,43 @@ dp_main_loop(void *arg)
 	return 0;
 }
 
+/* Inline forwarding (dataplane/dataplane.h): the TLS thread's side. */
+
+enum { INLINE_PASSES = 16 };	/* then the TLS thread's sockets get a turn */
+
+unsigned int
+dp_inline_run(struct dp_lcore *lc)
+{
+	unsigned int total = 0, n, passes = 0;
+
+	do {
+		n = poll_once(lc);
+		total += n;
+	} while (n && ++passes < INLINE_PASSES);
+	return total;
+}
+
+bool
+dp_inline_busy(const struct dp_lcore *lc)
+{
+	return has_work(lc);
+}
+
+bool
+dp_inline_spin(struct dp_lcore *lc, uint64_t last_work)
+{
+	return spin_on(lc, last_work);
+}
+
+void
+dp_inline_slept(struct dp_lcore *lc, uint64_t start, uint64_t end)
+{
+	DP_COUNT(&lc->cnt, sleeps, 1);
+	dp_spin_gate_napped(&lc->gate, start, end);
+}
+
+struct dp_wake *
+dp_inline_wake(struct dp_lcore *lc)
+{
+	return &lc->wake;
+}

@@ -167,6 +167,7 @@ struct tls_ctx_pub {
 };
 
 struct tls_thread {
+	struct dp_lcore *fwd;		/* inline forwarder, or NULL (dataplane.h) */
 	unsigned int id;
 	pthread_t thread;
 	const struct derper_config *cfg;

@@ -4,13 +4,17 @@
  *   1. wait in epoll (or not at all when work is pending);
  *   2. accept new connections, run TLS handshakes, read every readable
  *      session (bounded per session; the rest is read next time);
- *   3. hand the frames read to the forwarding lcore (one burst);
+ *   3. hand the frames read to the forwarding lcore (one burst), or,
+ *      under inline forwarding, run the forwarder itself;
  *   4. drain the dp->tls ring into the sessions' queues;
  *   5. write each session that has something to send, once;
  *   6. every 250 ms, run deadlines, write stalls and keepalives;
  *   7. free the sessions closed during the iteration.
  * It sleeps in epoll_wait when idle; the forwarding lcore kicks its
  * eventfd when it enqueues while the thread sleeps (dataplane/wake.h).
+ * Inline, it follows the lcore's idle policy instead (poll again while
+ * work is recent, else sleep), and its epoll also watches the
+ * forwarder's eventfd, which mesh link threads kick.
  */
 #include <errno.h>
 #include <sched.h>
@@ -53,6 +57,7 @@ enum {
 #define TAG_LISTEN UINT64_MAX
 #define TAG_WAKE (UINT64_MAX - 1)
 #define TAG_LISTEN80 (UINT64_MAX - 2)
+#define TAG_FWD (UINT64_MAX - 3)	/* inline forwarder's eventfd */
 
 struct session *
 tls_thread_lookup(struct tls_thread *t, uint32_t id, uint32_t gen)
@@ -696,10 +701,12 @@ handle_events(struct tls_thread *t, struct epoll_event *ev, int n)
 			accept_all(t, tag == TAG_LISTEN ? t->listen_fd : t->http80_fd);
 			continue;
 		}
-		if (tag == TAG_WAKE) {
+		if (tag == TAG_WAKE || tag == TAG_FWD) {
 			uint64_t v;
 
-			(void)!read(t->link->wake->efd, &v, sizeof(v));
+			(void)!read(tag == TAG_WAKE ? t->link->wake->efd
+						    : dp_inline_wake(t->fwd)->efd,
+				    &v, sizeof(v));
 			continue;
 		}
 		s = tls_thread_lookup(t, (uint32_t)tag, (uint32_t)(tag >> 32));
@@ -740,6 +747,8 @@ thread_main(void *arg)
 {
 	struct tls_thread *t = arg;
 	struct epoll_event ev[EVENTS];
+	uint64_t fwd_work = rte_get_tsc_cycles();	/* inline: last work */
+	bool spin = false;				/* inline: poll, don't sleep */
 	char name[16];
 
 	snprintf(name, sizeof(name), "derper-tls%u", t->id);
@@ -754,6 +763,8 @@ thread_main(void *arg)
 	t->now_ms = clock_mono_ms();
 	t->next_sweep_ms = t->now_ms + SWEEP_MS;
 	while (!atomic_load(&t->quit)) {
+		uint64_t slept = 0;
+		bool worked = false;
 		int n, timeout;
 
 		adopt_ctx(t);
@@ -762,14 +773,24 @@ thread_main(void *arg)
 		if (t->draining && t->nb_sessions == 0 && t->nb_stage == 0 &&
 		    t->nb_backlog == 0 && t->nb_downs == 0)
 			break;
-		timeout = wait_timeout(t);
-		if (timeout)
+		timeout = spin ? 0 : wait_timeout(t);
+		if (timeout) {
 			dp_wake_prepare(t->link->wake);
+			if (t->fwd)
+				dp_wake_prepare(dp_inline_wake(t->fwd));
+		}
 		if (timeout && (!rte_ring_empty(t->link->from_dp) ||
-				(t->admit && !rte_ring_empty(t->admit->resp))))
+				(t->admit && !rte_ring_empty(t->admit->resp)) ||
+				(t->fwd && dp_inline_busy(t->fwd))))
 			timeout = 0;
+		if (t->fwd && timeout)
+			slept = rte_get_tsc_cycles();
 		n = epoll_wait(t->epfd, ev, EVENTS, timeout);
 		dp_wake_done(t->link->wake, 0);
+		if (t->fwd && timeout) {
+			dp_wake_done(dp_inline_wake(t->fwd), 0);
+			dp_inline_slept(t->fwd, slept, rte_get_tsc_cycles());
+		}
 		t->now_ms = clock_mono_ms();
 		if (n > 0)
 			handle_events(t, ev, n);
@@ -778,12 +799,17 @@ thread_main(void *arg)
 		accept_resume_due(t);
 		read_again(t);
 		retry_downs(t);
-		/* Packets just went to the forwarding lcore: their deliveries
-		 * come back within microseconds, often to this very thread.
-		 * Wait for them briefly instead of a sleep and a wake-up per
-		 * hop (the largest part of a relayed round trip). */
-		if (flush_stage(t))
+		/* What was read goes to the forwarder. Inline (dataplane/
+		 * dataplane.h) this thread runs it now. Else the packets went
+		 * to the forwarding lcore: their deliveries come back within
+		 * microseconds, often to this very thread; wait for them
+		 * briefly instead of a sleep and a wake-up per hop. */
+		if (t->fwd) {
+			flush_stage(t);
+			worked = dp_inline_run(t->fwd) > 0;
+		} else if (flush_stage(t)) {
 			await_ring(t);
+		}
 		drain_ring(t);
 		drain_verdicts(t);
 		flush_dirty(t);
@@ -792,6 +818,14 @@ thread_main(void *arg)
 		/* session_close may have staged session_down notices */
 		flush_stage(t);
 		reap(t, false);
+		/* inline: the lcore's idle policy (dataplane/main_loop.c):
+		 * poll again at once while work came within spin_us, unless
+		 * the core is wanted or a crowd is served; else sleep */
+		if (t->fwd) {
+			if (worked || n > 0)
+				fwd_work = rte_get_tsc_cycles();
+			spin = dp_inline_spin(t->fwd, fwd_work);
+		}
 	}
 	/* stop: whatever is left closes now */
 	for (struct session *s = t->all; s; s = s->next)
@@ -863,6 +897,14 @@ tls_thread_start(struct tls_thread *t, const cpu_set_t *cpus)
 	pthread_attr_t attr;
 	int rc;
 
+	/* inline forwarding: dp_start has decided by now */
+	t->fwd = t->link->inline_fwd;
+	if (t->fwd) {
+		struct epoll_event ev = {.events = EPOLLIN, .data.u64 = TAG_FWD};
+
+		if (epoll_ctl(t->epfd, EPOLL_CTL_ADD, dp_inline_wake(t->fwd)->efd, &ev))
+			return -errno;
+	}
 	pthread_attr_init(&attr);
 	if (cpus)
 		pthread_attr_setaffinity_np(&attr, sizeof(*cpus), cpus);

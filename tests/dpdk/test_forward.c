@@ -12,6 +12,7 @@
 #include <rte_mbuf.h>
 #include <rte_ring.h>
 
+#include "dataplane/dataplane.h"
 #include "dataplane/forward.h"
 #include "dataplane/test_hooks.h"
 #include "dataplane/lcore.h"
@@ -665,6 +666,58 @@ test_close_peer(void)
 	CU_ASSERT_EQUAL(rte_mempool_in_use_count(pool), base);
 }
 
+/* Inline forwarding (dataplane/dataplane.h): the TLS thread's own turns
+ * run the forwarder. What a ring holds shows as work waiting and is
+ * routed by the caller; after a turn the lcore's idle policy decides
+ * between polling again and sleeping, crowd rule included. */
+static void
+test_inline(void)
+{
+	uint64_t hz = rte_get_tsc_hz(), now, crowded = lc->cnt.spin_crowded;
+	uint64_t sleeps = lc->cnt.sleeps;
+	unsigned int base = rte_mempool_in_use_count(pool);
+
+	dp_spin_gate_init(&lc->gate, hz / 1000000 * 32, hz / 200, hz / 20, hz / 1000, hz / 100);
+	lc->spin_tsc = hz / 1000000 * 50;
+	CU_ASSERT_PTR_EQUAL(dp_inline_wake(lc), &lc->wake);
+	CU_ASSERT_FALSE(dp_inline_busy(lc));
+	CU_ASSERT_EQUAL(dp_inline_run(lc), 0);
+	run(msg(DP_MSG_SESSION_UP, 0, 1, 1, 0xa, 0, DP_SESS_REGULAR));
+	for (uint8_t k = 0x10; k < 0x1a; k++)
+		run(msg(DP_MSG_SESSION_UP, 1, k, 1, k, 0, DP_SESS_REGULAR));
+	drain_all();
+	/* ten receivers in the gate's first window: a crowd */
+	for (uint8_t k = 0x10; k < 0x1a; k++)
+		CU_ASSERT_EQUAL(rte_ring_sp_enqueue(lc->tls[0].rx, msg(DP_MSG_SEND, 0, 1, 1, k, 0xa, 0)), 0);
+	CU_ASSERT(dp_inline_busy(lc));
+	CU_ASSERT_EQUAL(dp_inline_run(lc), 10);
+	CU_ASSERT_FALSE(dp_inline_busy(lc));
+	for (uint8_t k = 0x10; k < 0x1a; k++)
+		expect(1, DP_MSG_DELIVER, k, 0);
+	expect_empty();
+	/* right after work, but a crowd: sleep */
+	CU_ASSERT_FALSE(dp_inline_spin(lc, rte_get_tsc_cycles()));
+	CU_ASSERT_EQUAL(lc->cnt.spin_crowded, crowded + 1);
+	/* a quiet sleep (2 ms) ends the verdict: spin while work is recent */
+	now = rte_get_tsc_cycles();
+	dp_inline_slept(lc, now, now + hz / 500);
+	CU_ASSERT_EQUAL(lc->cnt.sleeps, sleeps + 1);
+	CU_ASSERT(dp_inline_spin(lc, rte_get_tsc_cycles()));
+	CU_ASSERT_FALSE(dp_inline_spin(lc, rte_get_tsc_cycles() - 2 * lc->spin_tsc));
+	/* a ring fuller than one pass is still emptied by one run */
+	for (unsigned int i = 0; i < 48; i++)
+		CU_ASSERT_EQUAL(rte_ring_sp_enqueue(lc->tls[0].rx, msg(DP_MSG_SEND, 0, 1, 1, 0x10, 0xa, 0)), 0);
+	CU_ASSERT_EQUAL(dp_inline_run(lc), 48);
+	CU_ASSERT_FALSE(dp_inline_busy(lc));
+	drain_all();
+	run(msg(DP_MSG_SESSION_DOWN, 0, 1, 1, 0xa, 0, 0));
+	for (uint8_t k = 0x10; k < 0x1a; k++)
+		run(msg(DP_MSG_SESSION_DOWN, 1, k, 1, k, 0, 0));
+	drain_all();
+	CU_ASSERT_EQUAL(table.nb_keys, 0);
+	CU_ASSERT_EQUAL(rte_mempool_in_use_count(pool), base);
+}
+
 /* The poll loop on its own lcore: asleep in adaptive mode, woken by a
  * kick, it routes the message; quit stops it. */
 static void
@@ -716,6 +769,7 @@ static CU_TestInfo tests[] = {
 	{"mesh: link down forgets its keys", test_mesh_link_down},
 	{"mesh: ClosePeer", test_close_peer},
 	{"the idle policy counts receivers, local and over a link", test_crowd_counts_receivers},
+	{"inline forwarding: routed by the caller, idle policy", test_inline},
 	{"poll loop sleeps and wakes", test_main_loop_wakeup},
 	CU_TEST_INFO_NULL,
 };

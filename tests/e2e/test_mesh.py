@@ -377,6 +377,28 @@ class MeshRegionTest(unittest.TestCase):
         a.close()
         b.close()
 
+    def test_5_news_from_a_link_wakes_an_idle_relay(self):
+        """What a mesh link's thread hands the forwarder (here the peer's
+        PeerGone) wakes a relay whose TLS thread sleeps, also when that
+        thread runs the forwarder itself (inline forwarding: it must watch
+        the forwarder's eventfd). Without the kick the news waits for the
+        thread's next timer, up to 250 ms: twelve rounds all inside 150 ms
+        tell the two apart."""
+        a = self.client(0)
+        for i in range(12):
+            b = self.client(2)
+            self.deliver(a, b)
+            self.deliver(b, a)
+            # not synchronisation: relay 0's threads run out of work and
+            # go to sleep, the state under test
+            time.sleep(0.3)
+            t0 = time.monotonic()
+            b.close()
+            read_until(a, dc.PEER_GONE, lambda p: p[:32] == b.pub, within=10)
+            took = time.monotonic() - t0
+            self.assertLess(took, 0.15, "round %d: PeerGone after %.3fs" % (i, took))
+        a.close()
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
