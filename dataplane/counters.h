@@ -32,6 +32,7 @@ struct dp_counters {
 	uint64_t sleeps;	/* adaptive idle: times the lcore slept */
 	uint64_t spin_gate_closed;	/* adaptive idle: spin stopped, core wanted */
 	uint64_t spin_crowded;	/* adaptive idle: spin stopped, many receivers */
+	uint64_t spin_streaming;	/* adaptive idle: spin stopped, one-way stream */
 	uint64_t ring_msgs;	/* messages dequeued from TLS threads */
 	uint64_t forwarded;	/* DERP frames routed to their destination */
 	uint64_t not_here;	/* PeerGone(NotHere) notices sent back */

@@ -558,6 +558,7 @@ tel_counters(struct rte_tel_data *d, const struct dp_counters *c)
 	rte_tel_data_add_dict_u64(d, "sleeps", c->sleeps);
 	rte_tel_data_add_dict_u64(d, "spin_gate_closed", c->spin_gate_closed);
 	rte_tel_data_add_dict_u64(d, "spin_crowded", c->spin_crowded);
+	rte_tel_data_add_dict_u64(d, "spin_streaming", c->spin_streaming);
 	rte_tel_data_add_dict_u64(d, "mempool_in_use", dp_pool_in_use());
 }
 

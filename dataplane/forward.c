@@ -385,15 +385,17 @@ send_unknown(struct dp_lcore *lc, struct rte_mbuf *m)
 	stage(lc, d->tls, m);
 }
 
-/* The idle policy counts the receivers of each window
- * (dataplane/spin_gate.h): a key's first bytes name it, local or not. */
+/* The idle policy counts each window's receivers and answers
+ * (dataplane/spin_gate.h): a key's first bytes name a client, local or
+ * not. */
 static inline void
-receiver(struct dp_lcore *lc, const struct dp_peer *p)
+receiver(struct dp_lcore *lc, const struct dp_msg *d, const struct dp_peer *p)
 {
-	uint32_t k;
+	uint32_t src, dst;
 
-	memcpy(&k, p->key, sizeof(k));
-	dp_spin_gate_delivered(&lc->gate, k);
+	memcpy(&src, d->src, sizeof(src));
+	memcpy(&dst, p->key, sizeof(dst));
+	dp_spin_gate_delivered(&lc->gate, src, dst);
 }
 
 static void
@@ -405,7 +407,7 @@ handle_send(struct dp_lcore *lc, struct rte_mbuf *m)
 	if (likely(p && p->nb)) {
 		d->type = DP_MSG_DELIVER;
 		set_ref(d, &p->conns[0]);
-		receiver(lc, p);
+		receiver(lc, d, p);
 		DP_COUNT(&lc->cnt, forwarded, 1);
 		stage(lc, d->tls, m);
 		return;
@@ -414,7 +416,7 @@ handle_send(struct dp_lcore *lc, struct rte_mbuf *m)
 	if (p && p->nb_fwd && !(d->flags & DP_PKT_FORWARDED)) {
 		d->type = DP_MSG_FORWARD;
 		d->port = p->fwd[0];
-		receiver(lc, p);
+		receiver(lc, d, p);
 		DP_COUNT(&lc->cnt, mesh_forwarded, 1);
 		stage(lc, lc->nb_tls + p->fwd[0], m);
 		return;

@@ -46,15 +46,18 @@ has_work(const struct dp_lcore *lc)
 
 /* Adaptive idle, after a poll that found nothing: true to spin on (the
  * CPU yielded once), false to nap. Still idle after a nap: nap again, no
- * spin; and no spin while the core is wanted or a crowd is served
- * (dataplane/spin_gate.h). */
+ * spin; and no spin while the core is wanted, or a crowd or a one-way
+ * stream is served (dataplane/spin_gate.h). */
 static bool
 spin_on(struct dp_lcore *lc, uint64_t last_work)
 {
 	uint64_t now = rte_get_tsc_cycles();
+	unsigned int found = dp_spin_gate_tick(&lc->gate, now);
 
-	if (dp_spin_gate_tick(&lc->gate, now))
+	if (found & DP_SPIN_GATE_NEW_CROWD)
 		DP_COUNT(&lc->cnt, spin_crowded, 1);
+	if (found & DP_SPIN_GATE_NEW_STREAM)
+		DP_COUNT(&lc->cnt, spin_streaming, 1);
 	if (now - last_work > lc->spin_tsc || !dp_spin_gate_open(&lc->gate, now))
 		return false;
 	sched_yield();

@@ -565,7 +565,8 @@ test_mesh_forward(void)
 
 /* The idle policy's crowd (dataplane/spin_gate.h) counts every packet's
  * receiver: a local ping-pong is two, ten keys behind a mesh link are ten
- * (one link, but ten flows the spin would not help). */
+ * (one link, but ten flows the spin would not help); and its stream rule
+ * every packet's sender. */
 static void
 test_crowd_counts_receivers(void)
 {
@@ -576,7 +577,8 @@ test_crowd_counts_receivers(void)
 	for (uint8_t k = 0x10; k < 0x1a; k++)
 		run(link_msg(DP_MSG_FWD_ADD, 0, k));
 	drain_all();
-	CU_ASSERT_FALSE(dp_spin_gate_tick(&lc->gate, 1));	/* a fresh window */
+	/* a fresh window (the tests before forwarded one way) */
+	CU_ASSERT_FALSE(dp_spin_gate_tick(&lc->gate, 1) & DP_SPIN_GATE_NEW_CROWD);
 	for (int i = 0; i < 50; i++) {
 		run(msg(DP_MSG_SEND, 0, 1, 1, 0xb, 0xa, 0));
 		run(msg(DP_MSG_SEND, 1, 2, 1, 0xa, 0xb, 0));
@@ -591,6 +593,20 @@ test_crowd_counts_receivers(void)
 	CU_ASSERT_FALSE(dp_spin_gate_open(&lc->gate, 3));
 	CU_ASSERT_FALSE(dp_spin_gate_tick(&lc->gate, 4));	/* an empty window */
 	CU_ASSERT(dp_spin_gate_open(&lc->gate, 4));
+	/* and the senders: a ping-pong is all answers, twenty packets from
+	 * a to b none, a one-way stream */
+	for (int i = 0; i < 20; i++) {
+		run(msg(DP_MSG_SEND, 0, 1, 1, 0xb, 0xa, 0));
+		run(msg(DP_MSG_SEND, 1, 2, 1, 0xa, 0xb, 0));
+	}
+	drain_all();
+	CU_ASSERT_EQUAL(dp_spin_gate_tick(&lc->gate, 5), 0);
+	CU_ASSERT(dp_spin_gate_open(&lc->gate, 5));
+	for (int i = 0; i < 20; i++)
+		run(msg(DP_MSG_SEND, 0, 1, 1, 0xb, 0xa, 0));
+	drain_all();
+	CU_ASSERT_EQUAL(dp_spin_gate_tick(&lc->gate, 6), DP_SPIN_GATE_NEW_STREAM);
+	CU_ASSERT_FALSE(dp_spin_gate_open(&lc->gate, 6));
 	for (uint8_t k = 0x10; k < 0x1a; k++)
 		run(link_msg(DP_MSG_FWD_DEL, 0, k));
 	run(msg(DP_MSG_SESSION_DOWN, 0, 1, 1, 0xa, 0, 0));

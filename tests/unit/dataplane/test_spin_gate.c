@@ -122,8 +122,9 @@ test_quiet_reopens(void)
 }
 
 /* One crowd window from *now: `packets` packets to ids first, first + 1,
- * ... first + receivers - 1 in turn, then the verdict. Returns whether the
- * verdict newly found a crowd. */
+ * ... first + receivers - 1 in turn, each sent by the previous one's
+ * receiver (answers: never a one-way stream), then the verdict. Returns
+ * whether the verdict newly found a crowd. */
 static bool
 window_of(struct dp_spin_gate *g, uint64_t *now, uint32_t first,
 	  uint32_t receivers, unsigned int packets)
@@ -131,12 +132,12 @@ window_of(struct dp_spin_gate *g, uint64_t *now, uint32_t first,
 	uint64_t end = *now + CROWD_WINDOW;
 
 	for (unsigned int i = 0; i < packets; i++) {
-		dp_spin_gate_delivered(g, first + i % receivers);
+		dp_spin_gate_delivered(g, g->last_rx, first + i % receivers);
 		/* not due yet: no verdict, whatever was delivered */
 		CU_ASSERT_FALSE(dp_spin_gate_tick(g, *now + i % CROWD_WINDOW));
 	}
 	*now = end;
-	return dp_spin_gate_tick(g, *now);
+	return dp_spin_gate_tick(g, *now) & DP_SPIN_GATE_NEW_CROWD;
 }
 
 /* A window as above, then what its verdict must be: newly a crowd (the
@@ -207,7 +208,7 @@ test_crowd_in_bursts_is_found(void)
 	 * the window still adds them up to a crowd */
 	for (uint32_t b = 0; b < 4; b++) {
 		for (uint32_t i = 0; i < 5; i++)
-			dp_spin_gate_delivered(&g, 5 * b + i);
+			dp_spin_gate_delivered(&g, g.last_rx, 5 * b + i);
 		CU_ASSERT_FALSE(dp_spin_gate_tick(&g, now));
 		dp_spin_gate_napped(&g, now, now + 2 * QUIET);
 		now += 2 * QUIET;
@@ -236,8 +237,63 @@ test_crowd_and_wanted_core_are_separate(void)
 	CU_ASSERT(g.closed_until <= now);
 }
 
+/* One window from *now of a transfer from 1 to 2: `packets` packets, and
+ * after every `ack` of them one back from 2 to 1 (0: none); or, with
+ * `tcp`, 1 sends two and 2 answers one in turn. Returns the verdict's
+ * DP_SPIN_GATE_NEW_* bits. */
+static unsigned int
+stream_window(struct dp_spin_gate *g, uint64_t *now, unsigned int packets,
+	      unsigned int ack)
+{
+	for (unsigned int i = 0; i < packets; i++) {
+		dp_spin_gate_delivered(g, 1, 2);
+		if (ack && i % ack == ack - 1)
+			dp_spin_gate_delivered(g, 2, 1);
+		CU_ASSERT_EQUAL(dp_spin_gate_tick(g, *now + i % CROWD_WINDOW), 0);
+	}
+	*now += CROWD_WINDOW;
+	return dp_spin_gate_tick(g, *now);
+}
+
+static void
+test_one_way_stream_stops_the_spin(void)
+{
+	struct dp_spin_gate g = fresh_gate();
+	uint64_t now = 1000;
+
+	CU_ASSERT_EQUAL(dp_spin_gate_tick(&g, now), 0);
+	/* Tailscale's client's transfer: an acknowledgement every sixteen
+	 * packets, one in eight an answer: a stream, counted once */
+	CU_ASSERT_EQUAL(stream_window(&g, &now, 500, 16), DP_SPIN_GATE_NEW_STREAM);
+	CU_ASSERT_FALSE(dp_spin_gate_open(&g, now));
+	CU_ASSERT_EQUAL(stream_window(&g, &now, 500, 0), 0);	/* still one */
+	CU_ASSERT_FALSE(dp_spin_gate_open(&g, now));
+	/* its round trips after it: all answers, the spin is back */
+	expect_window(&g, &now, 1, 2, 200, false, true);
+	/* a stream that pauses for 1 ms: what comes next spins at once */
+	CU_ASSERT_EQUAL(stream_window(&g, &now, 500, 16), DP_SPIN_GATE_NEW_STREAM);
+	dp_spin_gate_napped(&g, now, now + QUIET);
+	now += QUIET;
+	CU_ASSERT(dp_spin_gate_open(&g, now));
+	/* fewer than DP_SPIN_GATE_STREAM_MIN packets say nothing */
+	CU_ASSERT_EQUAL(stream_window(&g, &now, DP_SPIN_GATE_STREAM_MIN - 1, 0), 0);
+	CU_ASSERT(dp_spin_gate_open(&g, now));
+	/* a TCP transfer inside a tunnel, an acknowledgement per two
+	 * segments: two in three are answers, no stream */
+	CU_ASSERT_EQUAL(stream_window(&g, &now, 500, 2), 0);
+	CU_ASSERT(dp_spin_gate_open(&g, now));
+	/* and a stream with a crowd: both counted, each once */
+	for (uint32_t i = 0; i < 100; i++)
+		dp_spin_gate_delivered(&g, 1, 1000 + i);
+	now += CROWD_WINDOW;
+	CU_ASSERT_EQUAL(dp_spin_gate_tick(&g, now),
+			DP_SPIN_GATE_NEW_CROWD | DP_SPIN_GATE_NEW_STREAM);
+	CU_ASSERT_FALSE(dp_spin_gate_open(&g, now));
+}
+
 static CU_TestInfo tests[] = {
 	{"a core nobody else wants keeps the spin", test_alone_stays_open},
+	{"a one-way stream stops the spin while it lasts", test_one_way_stream_stops_the_spin},
 	{"a wanted core stops the spin for the hold", test_wanted_closes_then_reopens},
 	{"two windows in a row, over a quarter", test_one_busy_window_is_not_enough},
 	{"a pause in the traffic reopens it", test_quiet_reopens},
