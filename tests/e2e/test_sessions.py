@@ -16,6 +16,15 @@ from relay import Relay  # noqa: E402
 SESSIONS = int(os.environ.get("DERP_E2E_SESSIONS", "2000"))
 
 
+def lock_step(test, a, b, n):
+    """n round trips between clients a and b, each answer checked."""
+    for i in range(n):
+        a.send_packet(b.pub, struct.pack(">I", i))
+        test.assertEqual(b.recv_packet(), (a.pub, struct.pack(">I", i)))
+        b.send_packet(a.pub, struct.pack(">I", i))
+        test.assertEqual(a.recv_packet(), (b.pub, struct.pack(">I", i)))
+
+
 class SessionsTest(unittest.TestCase):
     def setUp(self):
         soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -43,11 +52,7 @@ class SessionsTest(unittest.TestCase):
         for a crowd (dataplane/spin_gate.h): a lock-step pair never makes a
         crowd; 40 receivers do, and are counted in spin_crowded."""
         a, b = dc.Client("127.0.0.1", self.relay.port), dc.Client("127.0.0.1", self.relay.port)
-        for i in range(300):
-            a.send_packet(b.pub, struct.pack(">I", i))
-            self.assertEqual(b.recv_packet(), (a.pub, struct.pack(">I", i)))
-            b.send_packet(a.pub, struct.pack(">I", i))
-            self.assertEqual(a.recv_packet(), (b.pub, struct.pack(">I", i)))
+        lock_step(self, a, b, 300)
         self.assertEqual(self.relay.telemetry("/derper/stats")["spin_crowded"], 0)
         crowd = [dc.Client("127.0.0.1", self.relay.port) for _ in range(80)]
         # the verdict comes at the lcore's next idle turn after its 10 ms
@@ -73,11 +78,7 @@ class SessionsTest(unittest.TestCase):
         packets from a to b with one back per sixteen are a stream, counted
         in spin_streaming."""
         a, b = dc.Client("127.0.0.1", self.relay.port), dc.Client("127.0.0.1", self.relay.port)
-        for i in range(300):
-            a.send_packet(b.pub, struct.pack(">I", i))
-            self.assertEqual(b.recv_packet(), (a.pub, struct.pack(">I", i)))
-            b.send_packet(a.pub, struct.pack(">I", i))
-            self.assertEqual(a.recv_packet(), (b.pub, struct.pack(">I", i)))
+        lock_step(self, a, b, 300)
         self.assertEqual(self.relay.telemetry("/derper/stats")["spin_streaming"], 0)
         # the verdict comes at the forwarder's next idle turn after its
         # 10 ms window: keep the transfer going until it is counted (bounded)
@@ -194,11 +195,7 @@ class ThreadPlacementTest(unittest.TestCase):
         # parked lcore thread spends no CPU on them
         worker0, before = cpu_ticks(r.proc.pid, "rte-worker-1"), r.telemetry("/derper/stats")
         a, b = dc.Client("127.0.0.1", r.port), dc.Client("127.0.0.1", r.port)
-        for i in range(300):
-            a.send_packet(b.pub, struct.pack(">I", i))
-            self.assertEqual(b.recv_packet(), (a.pub, struct.pack(">I", i)))
-            b.send_packet(a.pub, struct.pack(">I", i))
-            self.assertEqual(a.recv_packet(), (b.pub, struct.pack(">I", i)))
+        lock_step(self, a, b, 300)
         after = r.telemetry("/derper/stats")
         self.assertGreaterEqual(after["loops"] - before["loops"], 600)
         self.assertEqual(cpu_ticks(r.proc.pid, "rte-worker-1"), worker0)
