@@ -62,7 +62,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-enum { DP_SPIN_GATE_STRIKES = 2, DP_SPIN_GATE_CROWD = 8, DP_SPIN_GATE_STREAM_MIN = 16 };
+enum {
+	DP_SPIN_GATE_STRIKES = 2,
+	DP_SPIN_GATE_CROWD = 8,
+	DP_SPIN_GATE_STREAM_MIN = 16,
+};
 
 /* What dp_spin_gate_tick newly found (telemetry counts each). */
 enum { DP_SPIN_GATE_NEW_CROWD = 1, DP_SPIN_GATE_NEW_STREAM = 2 };
@@ -76,7 +80,7 @@ struct dp_spin_gate {
 	uint64_t given;		/* of which, yields that gave the core away */
 	uint64_t closed_until;	/* TSC; 0: open */
 	unsigned int strikes;	/* windows in a row over a quarter */
-	uint64_t crowd_window;	/* receivers counted over this long */
+	uint64_t crowd_window;	/* receivers and answers counted this long */
 	uint64_t crowd_end;	/* TSC: this window's verdict is due */
 	uint64_t receivers;	/* this window's, one bit per hashed id */
 	uint32_t last_rx;	/* the last packet's receiver */
@@ -156,9 +160,9 @@ dp_spin_gate_yielded(struct dp_spin_gate *g, uint64_t start, uint64_t end)
 }
 
 /* A nap from `start` to `end`. One of `quiet` or more means the traffic
- * that wanted the core, the crowd or the stream, has paused: what comes next (an
- * interactive flow after a transfer) gets the spin again at once, not
- * after the hold or the crowd's window. The window goes on counting: a
+ * that wanted the core, the crowd or the stream, has paused: what comes
+ * next (an interactive flow after a transfer) gets the spin again at once,
+ * not after the hold or the window. The window goes on counting: a
  * crowd that sends in bursts with pauses between them is still found at
  * its end. */
 static inline void
