@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * DERP relay load: N sender/receiver pairs over TLS through one relay,
- * from one epoll loop (non-blocking OpenSSL after a blocking handshake).
+ * from one epoll loop per thread (non-blocking OpenSSL after a blocking
+ * handshake).
  *
  *   relay_load HOST PORT MODE PAIRS SIZE ARG SECONDS [RELAY_PID]
  *     MODE window    each pair keeps at most ARG packets in flight
@@ -13,10 +14,17 @@
  * time (all threads) over the measured window is divided by the packets
  * delivered. RELAY_PLAIN=1 speaks plain HTTP (no TLS): relays that serve
  * DERP only so (Hyper-DERP here), and TLS's share of a relay's cost.
+ *
+ * RELAY_LOAD_THREADS=T (default 1) splits the pairs over T threads, each
+ * with its own loop; a pair's two ends stay in one thread. The output
+ * says how busy the busiest thread was (gen_busy_max, its CPU time over
+ * the window): near 1.0 the generator, not the relay, sets the pace, and
+ * its own backlog is in the latencies.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,12 +53,33 @@ struct conn {
 	uint64_t sent, recv;
 	uint64_t probes;	/* warm-up packets received (stamp 0) */
 	bool dirty;		/* on the pending-output list */
+	struct worker *wk;	/* the thread that owns the connection */
+};
+
+/* One thread's share of the pairs, and what it measured. */
+struct worker {
+	pthread_t th;
+	int *pairs;		/* pair indices */
+	int nb_pairs;
+	int *pending;		/* connections with frames to write */
+	int nb_pending;
+	uint64_t *lat;		/* latency samples, ns */
+	size_t nb_lat, cap_lat;
+	uint64_t delivered;
+	uint64_t bursts, burst_max;	/* rate mode: loops that queued packets */
+	double busy;		/* thread CPU time / window */
+	int failed;
 };
 
 static struct conn *conns;
 static int nb;
-static int *pending;		/* connections with frames to write */
-static int nb_pending;
+
+/* the run's parameters, set once by main before the threads start */
+static bool pingpong, window, rate_mode;
+static double arg;
+static size_t size;
+static int pairs;
+static uint64_t t0, end;
 
 /* The measured loop writes only the connections that have something to
  * write and learns which to read from epoll: its cost per loop follows
@@ -58,13 +87,13 @@ static int nb_pending;
 static void
 mark(struct conn *c)
 {
-	if (!c->dirty && c->wlen) {
+	struct worker *w = c->wk;
+
+	if (w->pending && !c->dirty && c->wlen) {
 		c->dirty = true;
-		pending[nb_pending++] = (int)(c - conns);
+		w->pending[w->nb_pending++] = (int)(c - conns);
 	}
 }
-static uint64_t *lat;		/* latency samples, ns */
-static size_t nb_lat, cap_lat;
 
 static uint64_t
 now_ns(void)
@@ -160,22 +189,21 @@ xfer_read(struct conn *s, void *b, size_t len, size_t *n)
 }
 
 static void
-queue_packet(struct conn *s, const uint8_t *dst, size_t size, uint64_t stamp)
+queue_packet(struct conn *s, const uint8_t *dst, size_t len, uint64_t stamp)
 {
 	uint8_t *p;
 
-	if (s->wlen + DERP_FRAME_HEADER_LEN + DERP_KEY_LEN + size > WBUF)
+	if (s->wlen + DERP_FRAME_HEADER_LEN + DERP_KEY_LEN + len > WBUF)
 		return;
 	p = s->w + s->wlen;
-	derp_put_header(p, DERP_FRAME_SEND_PACKET, (uint32_t)(DERP_KEY_LEN + size));
+	derp_put_header(p, DERP_FRAME_SEND_PACKET, (uint32_t)(DERP_KEY_LEN + len));
 	memcpy(p + 5, dst, DERP_KEY_LEN);
-	memset(p + 37, 0xab, size);
-	if (size >= 8)
+	memset(p + 37, 0xab, len);
+	if (len >= 8)
 		memcpy(p + 37, &stamp, 8);
-	s->wlen += DERP_FRAME_HEADER_LEN + DERP_KEY_LEN + size;
+	s->wlen += DERP_FRAME_HEADER_LEN + DERP_KEY_LEN + len;
 	s->sent++;
-	if (pending)
-		mark(s);
+	mark(s);
 }
 
 static int
@@ -194,13 +222,18 @@ flush(struct conn *s)
 }
 
 static void
-sample(uint64_t v)
+sample(struct worker *w, uint64_t v)
 {
-	if (nb_lat == cap_lat) {
-		cap_lat = cap_lat ? cap_lat * 2 : 1 << 16;
-		lat = realloc(lat, cap_lat * sizeof(*lat));
+	if (w->nb_lat == w->cap_lat) {
+		uint64_t *n;
+
+		w->cap_lat = w->cap_lat ? w->cap_lat * 2 : 1 << 16;
+		n = realloc(w->lat, w->cap_lat * sizeof(*n));
+		if (!n)
+			abort();
+		w->lat = n;
 	}
-	lat[nb_lat++] = v;
+	w->lat[w->nb_lat++] = v;
 }
 
 /* Read what is there; count RecvPackets; answer pings. Returns packets. */
@@ -241,7 +274,7 @@ drain(struct conn *c, bool echo)
 				if (echo)	/* pingpong: send it straight back */
 					queue_packet(c, pl, len - 32, stamp);
 				else
-					sample(now_ns() - stamp);
+					sample(c->wk, now_ns() - stamp);
 			} else if (type == DERP_FRAME_PING && len >= 8) {
 				uint8_t pong[13];
 
@@ -250,8 +283,7 @@ drain(struct conn *c, bool echo)
 				if (c->wlen + 13 <= WBUF) {
 					memcpy(c->w + c->wlen, pong, 13);
 					c->wlen += 13;
-					if (pending)
-						mark(c);
+					mark(c);
 				}
 			}
 			off += 5 + len;
@@ -276,16 +308,16 @@ cmp_u64(const void *a, const void *b)
  * dropped, and a lost packet would stall a lock-step or windowed pair.
  */
 static int
-warm_up(int pairs)
+warm_up(int n)
 {
 	struct pollfd *pfd = calloc((size_t)nb, sizeof(*pfd));
 	uint64_t start = now_ns(), last = 0;
 	int done = 0;
 
-	while (done < pairs && now_ns() - start < 5000000000ULL) {
+	while (done < n && now_ns() - start < 5000000000ULL) {
 		if (now_ns() - last > 100000000ULL) {
 			last = now_ns();
-			for (int i = 0; i < pairs; i++)
+			for (int i = 0; i < n; i++)
 				if (conns[2 * i + 1].probes == 0)
 					queue_packet(&conns[2 * i], derp_client_pub(conns[2 * i + 1].c), 8, 0);
 		}
@@ -309,7 +341,7 @@ warm_up(int pairs)
 	free(pfd);
 	for (int i = 0; i < nb; i++)
 		conns[i].sent = 0;	/* the probes are not part of the run */
-	return done == pairs ? 0 : -1;
+	return done == n ? 0 : -1;
 fail:
 	free(pfd);
 	return -1;
@@ -346,18 +378,126 @@ connect_all(const char *host, const char *port, int n)
 	return 0;
 }
 
+/* One thread's loop over its pairs until the window ends. */
+static void *
+run_worker(void *arg_w)
+{
+	struct worker *w = arg_w;
+	struct epoll_event *evs = calloc(EVS, sizeof(*evs));
+	int epfd = epoll_create1(0);
+	double share = (double)w->nb_pairs / pairs;	/* of the rate */
+	uint64_t budget = 0;	/* rate mode: packets allowed so far */
+	uint64_t rt_sent = 0, rt_start = 0, cpu0;
+	struct timespec ts;
+	int rr = 0;
+
+	if (!evs || epfd < 0)
+		goto fail;
+	/* edge-triggered: a connection is read until it would block and
+	 * written until empty or full; EPOLLOUT says when a full one drains */
+	for (int k = 0; k < w->nb_pairs; k++)
+		for (int e = 0; e < 2; e++) {
+			int i = 2 * w->pairs[k] + e;
+			struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLET,
+						 .data.u32 = (uint32_t)i};
+
+			if (epoll_ctl(epfd, EPOLL_CTL_ADD, conns[i].fd, &ev)) {
+				perror("epoll_ctl");
+				goto fail;
+			}
+			mark(&conns[i]);
+		}
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	cpu0 = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+	while (now_ns() < end) {
+		uint64_t t = now_ns(), b0;
+		int nev, keep = 0;
+
+		if (pingpong) {
+			struct conn *a = &conns[0];
+
+			if (a->sent == a->recv && (double)rt_sent < arg) {
+				rt_start = t;
+				queue_packet(a, derp_client_pub(conns[1].c), size, t);
+				rt_sent++;
+			}
+		} else if (window) {
+			for (int k = 0; k < w->nb_pairs; k++) {
+				struct conn *s = &conns[2 * w->pairs[k]], *r = s + 1;
+
+				while (s->sent - r->recv < (uint64_t)arg &&
+				       s->wlen + 37 + size <= WBUF)
+					queue_packet(s, derp_client_pub(r->c), size, t);
+			}
+		} else if (rate_mode) {
+			uint64_t allowed = (uint64_t)(arg * share * (double)(t - t0) / 1e9);
+
+			for (b0 = budget; budget < allowed; budget++, rr = (rr + 1) % w->nb_pairs) {
+				struct conn *s = &conns[2 * w->pairs[rr]], *r = s + 1;
+
+				queue_packet(s, derp_client_pub(r->c), size, t);
+			}
+			if (budget > b0) {
+				w->bursts++;
+				if (budget - b0 > w->burst_max)
+					w->burst_max = budget - b0;
+			}
+		}
+		/* write what is pending; what a full socket left stays on the
+		 * list, and its EPOLLOUT edge brings us back */
+		for (int k = 0; k < w->nb_pending; k++) {
+			struct conn *c = &conns[w->pending[k]];
+
+			if (flush(c) < 0) {
+				fprintf(stderr, "connection %d failed\n", w->pending[k]);
+				goto fail;
+			}
+			if (c->wlen)
+				w->pending[keep++] = w->pending[k];
+			else
+				c->dirty = false;
+		}
+		w->nb_pending = keep;
+		nev = epoll_wait(epfd, evs, EVS, 1);
+		for (int e = 0; e < nev; e++) {
+			int i = (int)evs[e].data.u32;
+			int got;
+
+			if (!(evs[e].events & (EPOLLIN | EPOLLERR | EPOLLHUP)))
+				continue;
+			got = drain(&conns[i], pingpong && i == 1);
+			if (got < 0) {
+				fprintf(stderr, "connection %d closed\n", i);
+				goto fail;
+			}
+			w->delivered += (uint64_t)got;
+			if (pingpong && i == 0 && got)
+				sample(w, now_ns() - rt_start);
+		}
+	}
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	w->busy = (double)((uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec - cpu0) /
+		  (double)(now_ns() - t0);
+	free(evs);
+	close(epfd);
+	return NULL;
+fail:
+	w->failed = 1;
+	free(evs);
+	if (epfd >= 0)
+		close(epfd);
+	return NULL;
+}
+
 int
 main(int argc, char **argv)
 {
-	const char *host, *port, *mode;
-	int pairs, pid;
-	size_t size;
-	double arg, secs, cpu0, cpu1;
-	uint64_t t0, end, delivered = 0;
-	uint64_t bursts = 0, burst_max = 0;	/* rate mode: loops that queued packets */
-	struct epoll_event *evs;
-	int epfd;
-	bool pingpong, window, rate_mode;
+	const char *host, *port, *mode, *env = getenv("RELAY_LOAD_THREADS");
+	int pid, nthreads = env ? atoi(env) : 1;
+	double secs, cpu0, cpu1, busy_max = 0;
+	uint64_t delivered = 0, bursts = 0, burst_max = 0, nb_lat = 0;
+	struct worker *wk;
+	uint64_t *lat;
 
 	if (argc < 8) {
 		fprintf(stderr, "usage: %s HOST PORT window|rate|pingpong|idle PAIRS SIZE ARG SECONDS [PID]\n",
@@ -391,110 +531,63 @@ main(int argc, char **argv)
 	}
 	if (pingpong)
 		pairs = 1;
+	if (pairs < 1 || (!pingpong && !window && !rate_mode)) {
+		fprintf(stderr, "bad mode or pair count\n");
+		return 2;
+	}
+	if (nthreads < 1 || nthreads > 64)
+		nthreads = 1;
+	if (nthreads > pairs)
+		nthreads = pairs;
 	if (connect_all(host, port, 2 * pairs))
 		return 1;
+	/* pair i belongs to thread i % nthreads */
+	wk = calloc((size_t)nthreads, sizeof(*wk));
+	for (int t = 0; t < nthreads; t++)
+		wk[t].pairs = calloc((size_t)pairs, sizeof(int));
 	for (int i = 0; i < pairs; i++) {
+		struct worker *w = &wk[i % nthreads];
+
 		conns[2 * i].peer = 2 * i + 1;
 		conns[2 * i + 1].peer = 2 * i;
+		conns[2 * i].wk = conns[2 * i + 1].wk = w;
+		w->pairs[w->nb_pairs++] = i;
 	}
+	/* the warm-up writes from this thread; the pending lists come after */
 	if (warm_up(pairs)) {
 		fprintf(stderr, "warm-up: a pair's first packet never arrived\n");
 		return 1;
 	}
-	/* edge-triggered: a connection is read until it would block and
-	 * written until empty or full; EPOLLOUT says when a full one drains */
-	epfd = epoll_create1(0);
-	evs = calloc(EVS, sizeof(*evs));
-	pending = calloc((size_t)nb, sizeof(*pending));
-	for (int i = 0; i < nb; i++) {
-		struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLET, .data.u32 = (uint32_t)i};
-
-		if (epoll_ctl(epfd, EPOLL_CTL_ADD, conns[i].fd, &ev)) {
-			perror("epoll_ctl");
-			return 1;
-		}
-		mark(&conns[i]);
-	}
+	for (int t = 0; t < nthreads; t++)
+		wk[t].pending = calloc((size_t)nb, sizeof(int));
 	cpu0 = proc_cpu_s(pid);
 	t0 = now_ns();
 	end = t0 + (uint64_t)(secs * 1e9);
-	{
-		uint64_t budget = 0;	/* rate mode: packets allowed so far */
-		int rr = 0;
-		uint64_t b0;
-		int nev;
-		uint64_t rt_sent = 0, rt_start = 0;
-
-		while (now_ns() < end) {
-			uint64_t t = now_ns();
-
-			if (pingpong) {
-				struct conn *a = &conns[0];
-
-				if (a->sent == a->recv && (double)rt_sent < arg) {
-					rt_start = t;
-					queue_packet(a, derp_client_pub(conns[1].c), size, t);
-					rt_sent++;
-				}
-			} else if (window) {
-				for (int i = 0; i < pairs; i++) {
-					struct conn *s = &conns[2 * i], *r = &conns[2 * i + 1];
-
-					while (s->sent - r->recv < (uint64_t)arg &&
-					       s->wlen + 37 + size <= WBUF)
-						queue_packet(s, derp_client_pub(r->c), size, t);
-				}
-			} else if (rate_mode) {
-				uint64_t allowed = (uint64_t)(arg * (double)(t - t0) / 1e9);
-
-				for (b0 = budget; budget < allowed; budget++, rr = (rr + 1) % pairs) {
-					struct conn *s = &conns[2 * rr], *r = &conns[2 * rr + 1];
-
-					queue_packet(s, derp_client_pub(r->c), size, t);
-				}
-				if (budget > b0) {
-					bursts++;
-					burst_max = budget - b0 > burst_max ? budget - b0 : burst_max;
-				}
-			}
-			/* write what is pending; what a full socket left stays on
-			 * the list, and its EPOLLOUT edge brings us back */
-			{
-				int keep = 0;
-
-				for (int k = 0; k < nb_pending; k++) {
-					struct conn *c = &conns[pending[k]];
-
-					if (flush(c) < 0) {
-						fprintf(stderr, "connection %d failed\n", pending[k]);
-						return 1;
-					}
-					if (c->wlen)
-						pending[keep++] = pending[k];
-					else
-						c->dirty = false;
-				}
-				nb_pending = keep;
-			}
-			nev = epoll_wait(epfd, evs, EVS, 1);
-			for (int e = 0; e < nev; e++) {
-				int i = (int)evs[e].data.u32;
-				int got;
-
-				if (!(evs[e].events & (EPOLLIN | EPOLLERR | EPOLLHUP)))
-					continue;
-				got = drain(&conns[i], pingpong && i == 1);
-				if (got < 0) {
-					fprintf(stderr, "connection %d closed\n", i);
-					return 1;
-				}
-				delivered += (uint64_t)got;
-				if (pingpong && i == 0 && got)
-					sample(now_ns() - rt_start);
-			}
+	for (int t = 0; t < nthreads; t++)
+		if (pthread_create(&wk[t].th, NULL, run_worker, &wk[t])) {
+			fprintf(stderr, "pthread_create failed\n");
+			return 1;
 		}
+	for (int t = 0; t < nthreads; t++) {
+		pthread_join(wk[t].th, NULL);
+		if (wk[t].failed)
+			return 1;
+		delivered += wk[t].delivered;
+		bursts += wk[t].bursts;
+		burst_max = wk[t].burst_max > burst_max ? wk[t].burst_max : burst_max;
+		busy_max = wk[t].busy > busy_max ? wk[t].busy : busy_max;
+		nb_lat += wk[t].nb_lat;
 	}
 	cpu1 = proc_cpu_s(pid);
+	lat = malloc((nb_lat ? nb_lat : 1) * sizeof(*lat));
+	if (!lat)
+		return 1;
+	nb_lat = 0;
+	for (int t = 0; t < nthreads; t++) {
+		if (wk[t].nb_lat)
+			memcpy(lat + nb_lat, wk[t].lat, wk[t].nb_lat * sizeof(*lat));
+		nb_lat += wk[t].nb_lat;
+	}
 	{
 		double el = (double)(now_ns() - t0) / 1e9;
 		uint64_t pkts = pingpong ? conns[0].recv : delivered;
@@ -510,7 +603,8 @@ main(int argc, char **argv)
 		if (rate_mode && bursts)
 			printf(" burst_mean=%.1f burst_max=%llu", arg * el / (double)bursts,
 			       (unsigned long long)burst_max);
-		printf("\n");
+		printf(" gen_threads=%d gen_busy_max=%.2f\n", nthreads, busy_max);
 	}
+	fflush(stdout);	/* before LeakSanitizer's exit in a sanitized build */
 	return 0;
 }
