@@ -192,7 +192,7 @@ static const struct cfg_key keys[] = {
 	 "TLS threads (SO_REUSEPORT listeners)"},
 	{"dataplane.idle", CFG_T_ENUM, F(dataplane.idle), 0, 0, 0, idle_modes,
 	 "adaptive", NULL, NULL, 0,
-	 "poll: spin on dedicated cores; adaptive: back off when idle so cores can be shared (with one TLS thread and no port, that thread runs the forwarder itself)"},
+	 "poll: spin on dedicated cores; adaptive: back off when idle so cores can be shared (with one TLS thread and one lcore, that thread runs the forwarder itself and the lcore only polls the ports)"},
 	{"dataplane.spin_us", CFG_T_INT, F(dataplane.spin_us), 0, 0, 100000,
 	 NULL, "50", NULL, NULL, 0,
 	 "adaptive: microseconds an lcore keeps polling after its last packet before it naps (less: less CPU at moderate load, more first-packet latency)"},

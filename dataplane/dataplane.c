@@ -3,7 +3,10 @@
  * Startup and teardown of the dataplane. The first dataplane lcore is the
  * forwarding lcore: it owns the session table and every TLS ring pair, so
  * DERP routing has a single writer and needs no locks. Further lcores
- * serve port queues only (STUN spreads by RSS).
+ * serve port queues only (STUN spreads by RSS). Under inline forwarding
+ * (dataplane.h) the forwarder's context is run by the one TLS thread, and
+ * the lcore's ports, if any, move to a context of their own that the
+ * lcore runs.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -48,6 +51,7 @@ struct dp_state {
 	struct dp_wake tls_wake[DP_TLS_MAX];
 	unsigned int nb_ports;
 	struct dp_port ports[CFG_PORTS_MAX];
+	bool inline_fwd;		/* lcores[0] is run by TLS thread 0 */
 	bool started;
 };
 
@@ -261,6 +265,58 @@ wire_lcores(const struct derper_config *cfg)
 	return 0;
 }
 
+/* Inline forwarding with ports: the ports go to a context of their own
+ * (lcores[1], same EAL lcore, not a forwarder), so that the lcore keeps
+ * answering STUN and moving the exception path's frames while the TLS
+ * thread runs the forwarder in lcores[0]. Nothing on the ports' path
+ * touches the session table or the rings. lcores[0] keeps the forwarder
+ * because the links point at its wake-up. */
+static int
+split_ports(void)
+{
+	struct dp_lcore *fwd = dp.lcores[0], *pl;
+	int rc;
+
+	pl = rte_zmalloc_socket("dp_lcore", sizeof(*pl), 64,
+				(int)rte_lcore_to_socket_id(fwd->lcore_id));
+	if (!pl)
+		return -ENOMEM;
+	dp.lcores[1] = pl;
+	dp.nb_lcores = 2;
+	pl->lcore_id = fwd->lcore_id;
+	pl->index = 1;
+	pl->adaptive = fwd->adaptive;
+	pl->spin_tsc = fwd->spin_tsc;
+	pl->gate = fwd->gate;		/* as initialised: nothing seen yet */
+	pl->nap_ns = fwd->nap_ns;
+	pl->pool = fwd->pool;
+	rc = wake_init(&pl->wake);
+	if (rc)
+		return rc;
+	pl->nap_fds[0] = (struct pollfd){.fd = pl->wake.efd, .events = POLLIN};
+	for (unsigned int k = 1; k < fwd->nb_nap_fds; k++)
+		pl->nap_fds[k] = fwd->nap_fds[k];
+	pl->nb_nap_fds = fwd->nb_nap_fds;
+	pl->stun_enabled = fwd->stun_enabled;
+	pl->tailscale_only = fwd->tailscale_only;
+	pl->stun_port = fwd->stun_port;
+	pl->nb_rxq = fwd->nb_rxq;
+	memcpy(pl->rxq, fwd->rxq, sizeof(pl->rxq));
+	pl->nb_txb = fwd->nb_txb;
+	memcpy(pl->txb, fwd->txb, sizeof(pl->txb));
+	memcpy(pl->txb_of, fwd->txb_of, sizeof(pl->txb_of));
+	pl->rl = fwd->rl;
+	pl->rl_slots = fwd->rl_slots;
+
+	fwd->nb_rxq = 0;
+	fwd->nb_txb = 0;
+	memset(fwd->txb_of, -1, sizeof(fwd->txb_of));
+	fwd->rl_slots = NULL;
+	memset(&fwd->rl, 0, sizeof(fwd->rl));
+	fwd->nb_nap_fds = 1;
+	return 0;
+}
+
 /* The ports' own pool: every rx and tx ring full (twice with an exception
  * port), the lcores' caches and bursts, and as much again in flight
  * (frames on their way through the exception path), as 2^n - 1. */
@@ -346,6 +402,11 @@ dp_init(const struct derper_config *cfg, unsigned int nb_tls,
 		LOG_INFO("dataplane: ready", "lcores=%u tls_threads=%u mbufs=%lld ring_size=%lld "
 			 "idle=poll", dp.nb_lcores, dp.nb_tls, (long long)cfg->dataplane.mbufs,
 			 (long long)cfg->dataplane.ring_size);
+	/* inline forwarding (dataplane.h): shared cores, one TLS thread, one
+	 * lcore */
+	dp.inline_fwd = dp.nb_lcores == 1 && dp.nb_tls == 1 && dp.lcores[0]->adaptive;
+	if (dp.inline_fwd && dp.lcores[0]->nb_rxq)
+		return split_ports();
 	return 0;
 }
 
@@ -361,28 +422,21 @@ dp_mesh_link(unsigned int link)
 	return dp.nb_tls + link < dp.nb_ep ? &dp.links[dp.nb_tls + link] : NULL;
 }
 
-/* Inline forwarding (dataplane.h): nothing to poll but the rings, and
- * every ring's other end on one TLS thread (mesh links only kick). */
-static bool
-inline_forwarding(void)
-{
-	const struct dp_lcore *lc = dp.lcores[0];
-
-	return dp.nb_lcores == 1 && dp.nb_tls == 1 && lc->adaptive && lc->nb_rxq == 0;
-}
-
 int
 dp_start(void)
 {
-	if (inline_forwarding()) {
+	unsigned int first = 0;
+
+	if (dp.inline_fwd) {
+		/* every ring's other end is TLS thread 0 (mesh links only
+		 * kick); the lcore runs the ports' context, if there is one */
 		dp.links[0].inline_fwd = dp.lcores[0];
-		LOG_INFO("dataplane: forwarding inline", "tls=0 lcore=%u reason=\"%s\"",
-			 dp.lcores[0]->lcore_id,
-			 "shared cores, one TLS thread, no port to poll");
-		dp.started = true;
-		return 0;
+		first = 1;
+		LOG_INFO("dataplane: forwarding inline", "tls=0 lcore=%u ports_on_lcore=%s "
+			 "reason=\"%s\"", dp.lcores[0]->lcore_id,
+			 dp.nb_lcores > 1 ? "yes" : "no", "shared cores, one TLS thread, one lcore");
 	}
-	for (unsigned int i = 0; i < dp.nb_lcores; i++) {
+	for (unsigned int i = first; i < dp.nb_lcores; i++) {
 		int rc = rte_eal_remote_launch(dp_main_loop, dp.lcores[i],
 					       dp.lcores[i]->lcore_id);
 

@@ -49,13 +49,15 @@ struct dp_tls_link *dp_mesh_link(unsigned int link);
 int dp_start(void);
 
 /*
- * Inline forwarding. On shared cores (idle = adaptive) with one TLS thread,
- * one dataplane lcore and no port to poll, the forwarder gets no thread of
- * its own: the TLS thread runs it on its own turns, between reading its
- * sockets and writing them. The rings stay as they are; what goes away is
- * the hop between two threads, a kick and a wait per packet, which on
- * shared cores costs a wake-up of another CPU. Called only by that TLS
- * thread (link->inline_fwd):
+ * Inline forwarding. On shared cores (idle = adaptive) with one TLS thread
+ * and one dataplane lcore, the forwarder gets no thread of its own: the TLS
+ * thread runs it on its own turns, between reading its sockets and writing
+ * them. The rings stay as they are; what goes away is the hop between two
+ * threads, a kick and a wait per packet, which on shared cores costs a
+ * wake-up of another CPU. The lcore's ports, if any, stay on the lcore in
+ * a context of their own (telemetry's lcore 1; the forwarder is lcore 0),
+ * so STUN is answered whatever the TLS thread is busy with. Called only by
+ * that TLS thread (link->inline_fwd):
  *   dp_inline_run    forwards what the rings hold (bounded); messages moved
  *   dp_inline_busy   the forwarder has work waiting (skip the sleep)
  *   dp_inline_spin   after a turn with nothing to do, the lcore's idle

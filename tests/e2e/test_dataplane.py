@@ -206,6 +206,30 @@ class SharedMode(DataplaneTest):
         # lcore does not spin, so it neither closes the gate nor counts
         self.assertEqual(after["spin_gate_closed"], before["spin_gate_closed"])
 
+    def test_forwarder_inline_ports_on_the_lcore(self):
+        """Shared cores, one TLS thread, one lcore: the TLS thread runs the
+        forwarder (telemetry's lcore 0) and the lcore keeps the port in a
+        context of its own (lcore 1). STUN is answered on the lcore, DERP
+        is routed by the forwarder alone, and DERP traffic does not wake
+        the lcore: its port sees only STUN."""
+        self.assertTrue(any('msg="dataplane: forwarding inline"' in l and "ports_on_lcore=yes" in l
+                            for l in self.relay.lines), self.relay.log()[-2000:])
+        fwd0, port0 = [self.relay.telemetry("/derper/lcore,%d" % i) for i in (0, 1)]
+        r = self.cli(PROBE, "--insecure", "--count", "50", "--stun", self.srv + ":3478",
+                     "https://%s:%d/derp" % (self.srv, self.relay.port), timeout=60)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        fwd1, port1 = [self.relay.telemetry("/derper/lcore,%d" % i) for i in (0, 1)]
+        # 50 round trips: 100 packets routed, all by the forwarder
+        self.assertGreaterEqual(fwd1["derp_forwarded"] - fwd0["derp_forwarded"], 100)
+        self.assertEqual(port1["derp_forwarded"], 0)
+        self.assertEqual(port1["sessions_up"], 0)
+        self.assertGreater(port1["stun_answered"], port0["stun_answered"])
+        self.assertEqual(fwd1["stun_answered"], 0)
+        self.assertEqual(fwd1["rx_pkts"], 0)
+        # the lcore woke for the STUN request and its 1 s re-checks, not
+        # for each of the 100 packets
+        self.assertLess(port1["loops"] - port0["loops"], 50)
+
 
 class SharedXdpMode(DataplaneTest):
     """net_af_xdp in shared mode: the relay's XDP program sends UDP to the

@@ -155,11 +155,12 @@ def threads(pid):
 class ThreadPlacementTest(unittest.TestCase):
     """Where the forwarder and the TLS thread run, and the slice the
     latency-critical threads ask of the scheduler. On shared cores (idle =
-    adaptive) with one TLS thread and no port, the TLS thread runs the
+    adaptive) with one TLS thread and one lcore, the TLS thread runs the
     forwarder itself (inline forwarding, dataplane/dataplane.h): it may run
     on every CPU and asks for the shortest slice, so a wake-up preempts
     other work at once (the kernel shows it in se.slice from 6.6; 0.1 ms is
-    what it asks), and the lcore's thread stays parked. With dedicated
+    what it asks), and the lcore's thread, with no port here, stays parked
+    (with ports it polls them: e2e/dataplane). With dedicated
     lcores (poll) the lcore forwards and the TLS thread keeps off its
     CPU."""
 
