@@ -17,7 +17,7 @@ PKGS=(meson ninja-build pkg-config gcc libdpdk-dev dpdk libssl-dev openssl
       libcurl4-openssl-dev python3-nacl python3-websockets curl iproute2
       ethtool coturn clang-14 libclang-rt-14-dev gnutls-bin pebble sslscan
       prometheus python3-prometheus-client python3-yaml shellcheck spin
-      libzmq5 podman buildah debootstrap runc catatonit)
+      libzmq5 podman buildah debootstrap runc catatonit iperf3)
 # libzmq5: the Hyper-DERP peer of tests/bench/run-relay; podman, buildah,
 # debootstrap, runc, catatonit (podman kube play's pause): the container
 # image (k8s/image.sh) and its tests
