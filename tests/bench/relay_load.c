@@ -359,6 +359,8 @@ connect_all(const char *host, const char *port, int n)
 	if (getenv("RELAY_PLAIN"))
 		o.tls = false;
 	conns = calloc((size_t)n, sizeof(*conns));
+	if (!conns)
+		return -1;
 	for (int i = 0; i < n; i++) {
 		struct conn *c = &conns[i];
 
@@ -371,6 +373,10 @@ connect_all(const char *host, const char *port, int n)
 		c->fd = derp_client_fd(c->c);
 		c->r = malloc(RBUF);
 		c->w = malloc(WBUF);
+		if (!c->r || !c->w) {
+			fprintf(stderr, "connect %d: out of memory\n", i);
+			return -1;
+		}
 		c->rlen = derp_client_take_buffered(c->c, c->r, RBUF);
 		fcntl(c->fd, F_SETFL, fcntl(c->fd, F_GETFL) | O_NONBLOCK);
 		nb++;
@@ -543,8 +549,13 @@ main(int argc, char **argv)
 		return 1;
 	/* pair i belongs to thread i % nthreads */
 	wk = calloc((size_t)nthreads, sizeof(*wk));
-	for (int t = 0; t < nthreads; t++)
-		wk[t].pairs = calloc((size_t)pairs, sizeof(int));
+	for (int t = 0; wk && t < nthreads; t++)
+		if (!(wk[t].pairs = calloc((size_t)pairs, sizeof(int))))
+			wk = NULL;
+	if (!wk) {
+		fprintf(stderr, "out of memory\n");
+		return 1;
+	}
 	for (int i = 0; i < pairs; i++) {
 		struct worker *w = &wk[i % nthreads];
 
@@ -559,7 +570,10 @@ main(int argc, char **argv)
 		return 1;
 	}
 	for (int t = 0; t < nthreads; t++)
-		wk[t].pending = calloc((size_t)nb, sizeof(int));
+		if (!(wk[t].pending = calloc((size_t)nb, sizeof(int)))) {
+			fprintf(stderr, "out of memory\n");
+			return 1;
+		}
 	cpu0 = proc_cpu_s(pid);
 	t0 = now_ns();
 	end = t0 + (uint64_t)(secs * 1e9);
