@@ -121,6 +121,41 @@ create_links(const struct derper_config *cfg, struct dp_lcore *fwd)
 	return 0;
 }
 
+/* Context `i` of the dataplane, run by EAL lcore `lcore_id`: idle policy,
+ * wake-up, no ports yet. Stored in dp.lcores[i] as soon as allocated, so
+ * dp_uninit frees it whatever fails after. */
+static int
+lcore_ctx(const struct derper_config *cfg, unsigned int i, unsigned int lcore_id,
+	  struct dp_lcore **out)
+{
+	struct dp_lcore *lc = rte_zmalloc_socket("dp_lcore", sizeof(*lc), 64,
+						 (int)rte_lcore_to_socket_id(lcore_id));
+	int rc;
+
+	*out = lc;
+	if (!lc)
+		return -ENOMEM;
+	dp.lcores[i] = lc;
+	dp.nb_lcores = i + 1;
+	lc->lcore_id = lcore_id;
+	lc->index = i;
+	lc->adaptive = cfg->dataplane.idle == CFG_IDLE_ADAPTIVE;
+	lc->spin_tsc = rte_get_tsc_hz() / 1000000 * (uint64_t)cfg->dataplane.spin_us;
+	/* a yield over 32 us gave the core away; a verdict per 5 ms of
+	 * yields; closed for 50 ms, or until a nap of 1 ms; the receivers
+	 * counted per 10 ms (dataplane/spin_gate.h) */
+	dp_spin_gate_init(&lc->gate, rte_get_tsc_hz() / 1000000 * 32,
+			  rte_get_tsc_hz() / 200, rte_get_tsc_hz() / 20,
+			  rte_get_tsc_hz() / 1000, rte_get_tsc_hz() / 100);
+	/* no ports yet: sleep until kicked (or 1 s to re-check) */
+	lc->nap_ns = 1000000000ULL;
+	lc->pool = dp.pool;
+	rc = wake_init(&lc->wake);
+	lc->nap_fds[0] = (struct pollfd){.fd = lc->wake.efd, .events = POLLIN};
+	lc->nb_nap_fds = 1;
+	return rc;
+}
+
 static int
 create_lcores(const struct derper_config *cfg)
 {
@@ -132,31 +167,10 @@ create_lcores(const struct derper_config *cfg)
 
 		if (i >= DP_LCORES_MAX)
 			break;
-		lc = rte_zmalloc_socket("dp_lcore", sizeof(*lc), 64,
-					(int)rte_lcore_to_socket_id(lcore_id));
-		if (!lc)
-			return -ENOMEM;
-		dp.lcores[i] = lc;
-		dp.nb_lcores = i + 1;
-		lc->lcore_id = lcore_id;
-		lc->index = i;
-		lc->forwarder = i == 0;
-		lc->adaptive = cfg->dataplane.idle == CFG_IDLE_ADAPTIVE;
-		lc->spin_tsc = rte_get_tsc_hz() / 1000000 * (uint64_t)cfg->dataplane.spin_us;
-		/* a yield over 32 us gave the core away; a verdict per 5 ms
-		 * of yields; closed for 50 ms, or until a nap of 1 ms; the
-		 * receivers counted per 10 ms (dataplane/spin_gate.h) */
-		dp_spin_gate_init(&lc->gate, rte_get_tsc_hz() / 1000000 * 32,
-				  rte_get_tsc_hz() / 200, rte_get_tsc_hz() / 20,
-				  rte_get_tsc_hz() / 1000, rte_get_tsc_hz() / 100);
-		/* no ports yet: sleep until kicked (or 1 s to re-check) */
-		lc->nap_ns = 1000000000ULL;
-		lc->pool = dp.pool;
-		rc = wake_init(&lc->wake);
+		rc = lcore_ctx(cfg, i, lcore_id, &lc);
 		if (rc)
 			return rc;
-		lc->nap_fds[0] = (struct pollfd){.fd = lc->wake.efd, .events = POLLIN};
-		lc->nb_nap_fds = 1;
+		lc->forwarder = i == 0;
 		if (lc->forwarder) {
 			lc->table = &dp.table;
 			rc = create_links(cfg, lc);
@@ -272,31 +286,17 @@ wire_lcores(const struct derper_config *cfg)
  * touches the session table or the rings. lcores[0] keeps the forwarder
  * because the links point at its wake-up. */
 static int
-split_ports(void)
+split_ports(const struct derper_config *cfg)
 {
 	struct dp_lcore *fwd = dp.lcores[0], *pl;
-	int rc;
+	int rc = lcore_ctx(cfg, 1, fwd->lcore_id, &pl);
 
-	pl = rte_zmalloc_socket("dp_lcore", sizeof(*pl), 64,
-				(int)rte_lcore_to_socket_id(fwd->lcore_id));
-	if (!pl)
-		return -ENOMEM;
-	dp.lcores[1] = pl;
-	dp.nb_lcores = 2;
-	pl->lcore_id = fwd->lcore_id;
-	pl->index = 1;
-	pl->adaptive = fwd->adaptive;
-	pl->spin_tsc = fwd->spin_tsc;
-	pl->gate = fwd->gate;		/* as initialised: nothing seen yet */
-	pl->nap_ns = fwd->nap_ns;
-	pl->pool = fwd->pool;
-	rc = wake_init(&pl->wake);
 	if (rc)
 		return rc;
-	pl->nap_fds[0] = (struct pollfd){.fd = pl->wake.efd, .events = POLLIN};
 	for (unsigned int k = 1; k < fwd->nb_nap_fds; k++)
 		pl->nap_fds[k] = fwd->nap_fds[k];
 	pl->nb_nap_fds = fwd->nb_nap_fds;
+	pl->nap_ns = fwd->nap_ns;
 	pl->stun_enabled = fwd->stun_enabled;
 	pl->tailscale_only = fwd->tailscale_only;
 	pl->stun_port = fwd->stun_port;
@@ -406,7 +406,7 @@ dp_init(const struct derper_config *cfg, unsigned int nb_tls,
 	 * lcore */
 	dp.inline_fwd = dp.nb_lcores == 1 && dp.nb_tls == 1 && dp.lcores[0]->adaptive;
 	if (dp.inline_fwd && dp.lcores[0]->nb_rxq)
-		return split_ports();
+		return split_ports(cfg);
 	return 0;
 }
 
