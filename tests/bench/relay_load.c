@@ -549,13 +549,15 @@ main(int argc, char **argv)
 		return 1;
 	/* pair i belongs to thread i % nthreads */
 	wk = calloc((size_t)nthreads, sizeof(*wk));
-	for (int t = 0; wk && t < nthreads; t++)
-		if (!(wk[t].pairs = calloc((size_t)pairs, sizeof(int))))
-			wk = NULL;
 	if (!wk) {
 		fprintf(stderr, "out of memory\n");
 		return 1;
 	}
+	for (int t = 0; t < nthreads; t++)
+		if (!(wk[t].pairs = calloc((size_t)pairs, sizeof(int)))) {
+			fprintf(stderr, "out of memory\n");
+			return 1;
+		}
 	for (int i = 0; i < pairs; i++) {
 		struct worker *w = &wk[i % nthreads];
 
